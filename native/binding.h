@@ -1,0 +1,13 @@
+// Handle helpers shared by the binding files (binding.cc, async.cc).
+#pragma once
+#include <napi.h>
+
+#include "common.h"
+
+namespace blasnet {
+extern const napi_type_tag kStorageTag;
+Napi::Value wrap(Napi::Env env, Storage* s);          // new External owning s
+Storage* new_storage(Napi::Env env, size_t numel);    // allocate, report to V8
+Storage* unwrap(const Napi::Value& v, const char* what);  // validated, live
+void release(Napi::Env env, Storage* s);              // dispose (deferred while pinned)
+}  // namespace blasnet

@@ -1,0 +1,114 @@
+// Kernel declarations. Every kernel takes raw pointers and sizes (shapes in the
+// comments); the binding validates buffer sizes before calling. Layouts are
+// row-major and contiguous.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "common.h"
+
+namespace blasnet {
+
+// ---- elementwise ------------------------------------------------------------
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kGt, kLt, kGe, kLe, kEq };
+enum UnaryOp {
+  kNeg = 0, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh, kAbs, kSquare, kReciprocal,
+  kAddScalar, kMulScalar, kPowScalar, kRsubScalar, kRdivScalar, kClampMin, kClampMax, kSign,
+  kGtScalar, kLtScalar, kLog1p, kRsqrt, kLeakyRelu
+};
+enum ActBackward { kReluBackward = 0, kSigmoidBackward, kTanhBackward };
+
+// out[i] = op(a[ia], b[ib]) over out_shape, with element strides for a and b
+// (0 on broadcast dims).
+void binary(int op, const float* a, const float* b, float* out, const std::vector<int64_t>& out_shape,
+            const std::vector<int64_t>& a_strides, const std::vector<int64_t>& b_strides);
+void unary(int op, const float* x, float* out, int64_t n, float s);
+// gx = gy * f'(.) expressed through the forward output y
+void activation_backward(int op, const float* gy, const float* y, float* gx, int64_t n);
+// out = sum of `in` over the dims where out_strides is 0 (out must be zeroed... done here)
+void sum_to(const float* in, float* out, int64_t out_numel, const std::vector<int64_t>& in_shape,
+            const std::vector<int64_t>& out_strides);
+// dst (+)= alpha * src
+void axpy(float* dst, const float* src, int64_t n, float alpha);
+void fill(float* dst, int64_t n, float v);
+// out = x with dims permuted; shape is x's shape
+void permute(const float* x, float* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& perm);
+// rows of x [R, row] picked by idx → out [len(idx), row]
+void index_rows(const float* x, float* out, int64_t row, const int32_t* idx, int64_t n);
+// uniform [0,1) or standard normal from a counter-based generator keyed by `key`
+void random_fill(float* out, int64_t n, uint64_t key, bool normal, float a, float b);
+
+// ---- reductions (x viewed as [outer, size, inner]) ----------------------------
+void reduce_sum(const float* x, float* out, int64_t outer, int64_t size, int64_t inner, float scale);
+void reduce_max(const float* x, float* out, float* argmax, int64_t outer, int64_t size, int64_t inner);
+void softmax(const float* x, float* y, int64_t outer, int64_t size, int64_t inner, bool log);
+void softmax_backward(const float* gy, const float* y, float* gx, int64_t outer, int64_t size, int64_t inner, bool log);
+
+// ---- linear algebra -----------------------------------------------------------
+// C[b] = op(A[b]) op(B[b]); a_bstride/b_bstride 0 to broadcast one side over the batch.
+void matmul(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N, int64_t K,
+            bool transA, bool transB, int64_t a_bstride, int64_t b_bstride, float beta);
+// y[N, out] = x[N, in] W[out, in]^T + b
+void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N, int64_t in, int64_t out);
+
+// ---- convolution: generic over 3 spatial dims (1-D and 2-D use size-1 dims) -----
+struct ConvGeom {
+  int64_t N, C, D, H, W;           // input [N, C, D, H, W]
+  int64_t Cout, kd, kh, kw;        // weight [Cout, C/groups, kd, kh, kw]
+  int64_t sd, sh, sw;              // stride
+  int64_t pd, ph, pw;              // padding before each dim (after-padding only changes the output size)
+  int64_t dd, dh, dw;              // dilation
+  int64_t groups;
+  int64_t OD, OH, OW;              // output [N, Cout, OD, OH, OW]
+  int64_t in_plane() const { return D * H * W; }
+  int64_t out_plane() const { return OD * OH * OW; }
+  int64_t kvol() const { return kd * kh * kw; }
+  bool pointwise() const {
+    return kd == 1 && kh == 1 && kw == 1 && sd == 1 && sh == 1 && sw == 1 && pd == 0 && ph == 0 && pw == 0 &&
+           OD == D && OH == H && OW == W;
+  }
+};
+void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y);
+// Any of gx / gw / gb may be null (not needed). gw and gb are overwritten.
+void conv_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb);
+
+// ---- pooling: planes = N*C, spatial [D, H, W] → [OD, OH, OW] -------------------
+struct PoolGeom {
+  int64_t planes, D, H, W, OD, OH, OW;
+  int64_t kd, kh, kw, sd, sh, sw, pd, ph, pw;
+};
+void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx);
+void max_pool_backward(const PoolGeom& g, const float* gy, const int32_t* idx, float* gx);
+void avg_pool_forward(const PoolGeom& g, const float* x, float* y, bool count_include_pad);
+void avg_pool_backward(const PoolGeom& g, const float* gy, float* gx, bool count_include_pad);
+void adaptive_avg_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* x, float* y);
+void adaptive_avg_pool_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* gy, float* gx);
+
+// ---- losses -----------------------------------------------------------------
+// logits [N, C], target [N] (class indices stored as floats, validated here).
+// loss_rows [N] gets each row's loss; probs [N, C] the softmax, kept for backward.
+void cross_entropy_forward(const float* logits, const float* target, float* loss_rows, float* probs, int64_t N,
+                           int64_t C, float smoothing);
+// gx = (probs - q) * scale[n] (scale has N entries, or 1 entry when scale_n == 1)
+void cross_entropy_backward(const float* probs, const float* target, const float* scale, int64_t scale_n, float* gx,
+                            int64_t N, int64_t C, float smoothing);
+void nll_forward(const float* x, const float* target, float* loss_rows, int64_t N, int64_t C);
+void nll_backward(const float* target, const float* scale, int64_t scale_n, float* gx, int64_t N, int64_t C);
+// throws Error naming the first bad target
+void check_targets(const char* op, const float* target, int64_t N, int64_t C);
+
+// ---- batch norm (x [N, C, S]) --------------------------------------------------
+void batch_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
+                        float* save_invstd, float* running_mean, float* running_var, int64_t N, int64_t C,
+                        int64_t S, bool training, float momentum, float eps);
+void batch_norm_backward(const float* x, const float* gy, const float* gamma, const float* save_mean,
+                         const float* save_invstd, float* gx, float* ggamma, float* gbeta, int64_t N, int64_t C,
+                         int64_t S, bool training);
+
+// ---- optimizers (in place) -----------------------------------------------------
+void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
+              bool nesterov, float weight_decay, bool first);
+void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, float lr, float beta1,
+               float beta2, float eps, float weight_decay, int64_t step, bool amsgrad, bool decoupled);
+
+}  // namespace blasnet

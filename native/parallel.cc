@@ -1,0 +1,222 @@
+// One thread pool for every kernel, and the GEMM split policy.
+//
+// Policy (measured on LeNet-sized layers, see bench/): OpenBLAS is kept at one
+// thread and blasnet parallelises above it. Small convolutions split the batch
+// across workers, each running a single-threaded sgemm on its own im2col
+// workspace; a large lone GEMM is split into column (or row) panels, one per
+// worker. This avoids OpenBLAS's own threads spinning against ours, and makes
+// concurrent callers (async inference) safe: single-threaded sgemm calls on
+// different threads do not share state.
+#include <cblas.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BLASNET_PAUSE() _mm_pause()
+#else
+#define BLASNET_PAUSE() std::this_thread::yield()
+#endif
+
+#include "common.h"
+
+namespace blasnet {
+namespace {
+
+thread_local bool tl_in_parallel = false;
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n) { start(n); }
+
+  int size() const { return size_; }
+
+  void resize(int n) {
+    claim();
+    stop_workers();
+    start(n);
+    busy_.store(false, std::memory_order_release);
+  }
+
+  // Returns false (and runs nothing) when the pool is owned by another caller.
+  bool try_run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    bool expected = false;
+    if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acquire)) return false;
+    int chunks = static_cast<int>(std::min<int64_t>(size_, std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
+    if (chunks <= 1) {
+      busy_.store(false, std::memory_order_release);
+      return false;
+    }
+    n_ = n;
+    chunks_ = chunks;
+    error_ = nullptr;
+    next_.store(0, std::memory_order_relaxed);
+    remaining_.store(chunks, std::memory_order_relaxed);
+    fn_.store(&fn);
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    work();
+    while (remaining_.load(std::memory_order_acquire) > 0) BLASNET_PAUSE();
+    // A worker that woke late may still be looking at this job: wait until it
+    // has seen that nothing is left before the job's state is reused.
+    fn_.store(nullptr);
+    while (active_.load() > 0) BLASNET_PAUSE();
+    std::exception_ptr err = error_;
+    busy_.store(false, std::memory_order_release);
+    if (err) std::rethrow_exception(err);
+    return true;
+  }
+
+ private:
+  void claim() {
+    bool expected = false;
+    while (!busy_.compare_exchange_weak(expected, true, std::memory_order_acquire)) {
+      expected = false;
+      std::this_thread::yield();
+    }
+  }
+
+  void start(int n) {
+    size_ = std::max(1, n);
+    stop_ = false;
+    for (int i = 1; i < size_; i++) workers_.emplace_back([this] { loop(); });
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+      generation_.fetch_add(1);
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  // Claims chunks until none are left.
+  void work() {
+    tl_in_parallel = true;
+    for (;;) {
+      int c = next_.fetch_add(1, std::memory_order_relaxed);
+      if (c >= chunks_) break;
+      int64_t b = n_ * c / chunks_, e = n_ * (c + 1) / chunks_;
+      try {
+        (*fn_.load())(b, e);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(err_mu_);
+        if (!error_) error_ = std::current_exception();
+      }
+      remaining_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+    tl_in_parallel = false;
+  }
+
+  void loop() {
+    uint64_t seen = generation_.load();
+    for (;;) {
+      // Spin briefly: steps issue kernels back to back, and waking from a
+      // condition variable costs tens of microseconds.
+      for (int i = 0; i < 20000 && generation_.load(std::memory_order_acquire) == seen; i++) BLASNET_PAUSE();
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return generation_.load() != seen; });
+      }
+      seen = generation_.load(std::memory_order_acquire);
+      if (stop_) return;
+      active_.fetch_add(1);
+      if (generation_.load() == seen && fn_.load() != nullptr) work();
+      active_.fetch_sub(1);
+    }
+  }
+
+  int size_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mu_, err_mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> busy_{false};
+  bool stop_ = false;
+  std::atomic<const std::function<void(int64_t, int64_t)>*> fn_{nullptr};
+  std::atomic<int> active_{0};
+  int64_t n_ = 0;
+  int chunks_ = 0;
+  std::atomic<int> next_{0};
+  std::atomic<int> remaining_{0};
+  std::exception_ptr error_;
+};
+
+int default_threads() {
+  if (const char* env = std::getenv("BLASNET_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return std::min(n, 256);
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(std::min(hc, 256u)) : 1;
+}
+
+ThreadPool& thread_pool() {
+  static ThreadPool* p = [] {
+    openblas_set_num_threads(1);
+    return new ThreadPool(default_threads());
+  }();
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return thread_pool().size(); }
+
+void set_num_threads(int n) {
+  if (n < 1 || n > 256) throw Error("setNumThreads: expected an integer in [1, 256], got " + std::to_string(n));
+  if (n == thread_pool().size()) return;
+  thread_pool().resize(n);
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  if (tl_in_parallel || n <= grain || !thread_pool().try_run(n, grain, fn)) fn(0, n);
+}
+
+void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool allow_parallel) {
+  if (M <= 0 || N <= 0) return;
+  const CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
+  if (K <= 0) {  // C = beta * C
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  const double flops = 2.0 * M * N * K;
+  const int T = num_threads();
+  if (!allow_parallel || T <= 1 || tl_in_parallel || flops < 8.0e6) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Split the larger output dimension into panels aligned to 16 (one AVX-512 vector).
+  if (N >= M) {
+    int64_t panels = std::max<int64_t>(1, N / 16);
+    parallel_for(panels, 1, [&](int64_t b, int64_t e) {
+      int64_t n0 = b * 16, n1 = e == panels ? N : e * 16;
+      const float* Bp = transB ? B + n0 * ldb : B + n0;
+      cblas_sgemm(CblasRowMajor, ta, tb, M, n1 - n0, K, alpha, A, lda, Bp, ldb, beta, C + n0, ldc);
+    });
+  } else {
+    int64_t panels = std::max<int64_t>(1, M / 16);
+    parallel_for(panels, 1, [&](int64_t b, int64_t e) {
+      int64_t m0 = b * 16, m1 = e == panels ? M : e * 16;
+      const float* Ap = transA ? A + m0 : A + m0 * lda;
+      cblas_sgemm(CblasRowMajor, ta, tb, m1 - m0, N, K, alpha, Ap, lda, B, ldb, beta, C + m0 * ldc, ldc);
+    });
+  }
+}
+
+}  // namespace blasnet

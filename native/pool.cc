@@ -1,0 +1,161 @@
+// Pooling over planes (N*C) of [D, H, W]; 1-D and 2-D use size-1 dims.
+// Output sizes (ceil mode included) are computed by the caller; windows that
+// start in the padding are clipped as in PyTorch.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "kernels.h"
+
+namespace blasnet {
+namespace {
+
+template <typename F>
+void over_planes(int64_t planes, int64_t work, F&& f) {
+  parallel_for(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(work, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; p++) f(p);
+  });
+}
+
+}  // namespace
+
+void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx) {
+  const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
+  over_planes(g.planes, out * g.kd * g.kh * g.kw, [&](int64_t p) {
+    const float* xp = x + p * in;
+    float* yp = y + p * out;
+    int32_t* ip = idx + p * out;
+    for (int64_t od = 0; od < g.OD; od++) {
+      const int64_t z0 = od * g.sd - g.pd, z1 = std::min(z0 + g.kd, g.D);
+      for (int64_t oh = 0; oh < g.OH; oh++) {
+        const int64_t y0 = oh * g.sh - g.ph, y1 = std::min(y0 + g.kh, g.H);
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+          const int64_t x0 = ow * g.sw - g.pw, x1 = std::min(x0 + g.kw, g.W);
+          float best = -std::numeric_limits<float>::infinity();
+          int64_t bi = -1;
+          for (int64_t z = std::max<int64_t>(z0, 0); z < z1; z++)
+            for (int64_t yy = std::max<int64_t>(y0, 0); yy < y1; yy++)
+              for (int64_t xx = std::max<int64_t>(x0, 0); xx < x1; xx++) {
+                const int64_t k = (z * g.H + yy) * g.W + xx;
+                const float v = xp[k];
+                if (bi < 0 || v > best || v != v) {
+                  best = v;
+                  bi = k;
+                  if (v != v) goto done;
+                }
+              }
+        done:
+          const int64_t o = (od * g.OH + oh) * g.OW + ow;
+          yp[o] = best;
+          ip[o] = static_cast<int32_t>(bi < 0 ? 0 : bi);
+        }
+      }
+    }
+  });
+}
+
+void max_pool_backward(const PoolGeom& g, const float* gy, const int32_t* idx, float* gx) {
+  const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
+  over_planes(g.planes, out, [&](int64_t p) {
+    float* gxp = gx + p * in;
+    std::memset(gxp, 0, in * sizeof(float));
+    const float* gyp = gy + p * out;
+    const int32_t* ip = idx + p * out;
+    for (int64_t o = 0; o < out; o++) gxp[ip[o]] += gyp[o];
+  });
+}
+
+namespace {
+// PyTorch's divisor: the window clipped to the padded input (count_include_pad)
+// or to the input itself.
+template <typename F>
+void avg_windows(const PoolGeom& g, bool include_pad, F&& f) {
+  for (int64_t od = 0; od < g.OD; od++) {
+    int64_t z0 = od * g.sd - g.pd, z1 = std::min(z0 + g.kd, g.D + g.pd);
+    const int64_t pz = z1 - z0;
+    z0 = std::max<int64_t>(z0, 0);
+    z1 = std::min(z1, g.D);
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      int64_t y0 = oh * g.sh - g.ph, y1 = std::min(y0 + g.kh, g.H + g.ph);
+      const int64_t py = y1 - y0;
+      y0 = std::max<int64_t>(y0, 0);
+      y1 = std::min(y1, g.H);
+      for (int64_t ow = 0; ow < g.OW; ow++) {
+        int64_t x0 = ow * g.sw - g.pw, x1 = std::min(x0 + g.kw, g.W + g.pw);
+        const int64_t px = x1 - x0;
+        x0 = std::max<int64_t>(x0, 0);
+        x1 = std::min(x1, g.W);
+        const int64_t count = include_pad ? pz * py * px : (z1 - z0) * (y1 - y0) * (x1 - x0);
+        f((od * g.OH + oh) * g.OW + ow, z0, z1, y0, y1, x0, x1, count > 0 ? 1.f / count : 0.f);
+      }
+    }
+  }
+}
+}  // namespace
+
+void avg_pool_forward(const PoolGeom& g, const float* x, float* y, bool include_pad) {
+  const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
+  over_planes(g.planes, out * g.kd * g.kh * g.kw, [&](int64_t p) {
+    const float* xp = x + p * in;
+    float* yp = y + p * out;
+    avg_windows(g, include_pad, [&](int64_t o, int64_t z0, int64_t z1, int64_t y0, int64_t y1, int64_t x0, int64_t x1, float inv) {
+      float s = 0.f;
+      for (int64_t z = z0; z < z1; z++)
+        for (int64_t yy = y0; yy < y1; yy++)
+          for (int64_t xx = x0; xx < x1; xx++) s += xp[(z * g.H + yy) * g.W + xx];
+      yp[o] = s * inv;
+    });
+  });
+}
+
+void avg_pool_backward(const PoolGeom& g, const float* gy, float* gx, bool include_pad) {
+  const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
+  over_planes(g.planes, out * g.kd * g.kh * g.kw, [&](int64_t p) {
+    float* gxp = gx + p * in;
+    std::memset(gxp, 0, in * sizeof(float));
+    const float* gyp = gy + p * out;
+    avg_windows(g, include_pad, [&](int64_t o, int64_t z0, int64_t z1, int64_t y0, int64_t y1, int64_t x0, int64_t x1, float inv) {
+      const float v = gyp[o] * inv;
+      for (int64_t z = z0; z < z1; z++)
+        for (int64_t yy = y0; yy < y1; yy++)
+          for (int64_t xx = x0; xx < x1; xx++) gxp[(z * g.H + yy) * g.W + xx] += v;
+    });
+  });
+}
+
+// Window i of an adaptive pool covers [floor(i*L/O), ceil((i+1)*L/O)).
+void adaptive_avg_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* x, float* y) {
+  over_planes(planes, H * W, [&](int64_t p) {
+    const float* xp = x + p * H * W;
+    float* yp = y + p * OH * OW;
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+        float s = 0.f;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) s += xp[h * W + w];
+        yp[oh * OW + ow] = s / static_cast<float>((h1 - h0) * (w1 - w0));
+      }
+    }
+  });
+}
+
+void adaptive_avg_pool_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* gy, float* gx) {
+  over_planes(planes, H * W, [&](int64_t p) {
+    float* gxp = gx + p * H * W;
+    std::memset(gxp, 0, H * W * sizeof(float));
+    const float* gyp = gy + p * OH * OW;
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+        const float v = gyp[oh * OW + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) gxp[h * W + w] += v;
+      }
+    }
+  });
+}
+
+}  // namespace blasnet
