@@ -1,0 +1,149 @@
+/**
+ * Reverse-mode automatic differentiation.
+ *
+ * Each differentiable op that sees an input with `requiresGrad` records a
+ * {@link GradNode}: its inputs and a closure that maps the gradient of its output
+ * to gradients of its inputs. `backward()` walks the nodes in reverse
+ * topological order, summing gradients that meet, and accumulates into the
+ * `.grad` of leaf tensors. Nodes drop their saved tensors once used, so the
+ * activations of a step are garbage as soon as its backward has run.
+ */
+import type { Tensor } from './tensor';
+
+/** @internal One recorded op. */
+export class GradNode {
+  released = false;
+  constructor(
+    readonly name: string,
+    public inputs: Tensor[],
+    public backwardFn: ((grad: Tensor) => (Tensor | null)[]) | null,
+    private onRelease?: () => void,
+  ) {}
+
+  /** Drops saved tensors and native scratch kept for backward. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.backwardFn = null;
+    this.inputs = [];
+    const f = this.onRelease;
+    this.onRelease = undefined;
+    f?.();
+  }
+}
+
+let gradEnabled = true;
+
+/** Whether ops currently record the graph (false inside {@link noGrad}). */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/**
+ * Runs `fn` without recording the autograd graph, as `torch.no_grad()`.
+ * Use it for inference and for manual parameter updates.
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** @internal Sets grad mode, returning the previous one (for Module helpers). */
+export function setGradEnabled(on: boolean): boolean {
+  const prev = gradEnabled;
+  gradEnabled = on;
+  return prev;
+}
+
+/** Options of {@link Tensor.backward}. */
+export interface BackwardOptions {
+  /** Keep the graph so backward can run through it again (default false). */
+  retainGraph?: boolean;
+}
+
+/**
+ * @internal Runs backward from `root` with upstream gradient `seed`, which it
+ * takes ownership of. A node's backward returns tensors it owns; it may pass
+ * its incoming gradient through to one input, never to two.
+ */
+export function runBackward(root: Tensor, seed: Tensor, opts: BackwardOptions = {}): void {
+  const rootNode = root._node;
+  if (!rootNode) {
+    // A leaf: its gradient is the seed itself.
+    root._accumulateGrad(seed, false);
+    return;
+  }
+  // Topological order by iterative DFS over nodes.
+  const order: GradNode[] = [];
+  const visited = new Set<GradNode>();
+  const stack: [GradNode, number][] = [[rootNode, 0]];
+  visited.add(rootNode);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (node.released) {
+      throw new Error(
+        `backward: trying to backward through the graph a second time (${node.name} was already freed). ` +
+          'Pass { retainGraph: true } to the first backward() if you need to backward twice.',
+      );
+    }
+    if (i < node.inputs.length) {
+      top[1]++;
+      const next = node.inputs[i]._node;
+      if (next && !visited.has(next)) {
+        visited.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(node);
+    }
+  }
+  const grads = new Map<GradNode, Tensor>();
+  grads.set(rootNode, seed);
+  const prevMode = setGradEnabled(false); // backward itself is not recorded
+  try {
+    walk(order, grads, opts);
+  } finally {
+    setGradEnabled(prevMode);
+    for (const g of grads.values()) g.dispose();
+  }
+}
+
+function walk(order: GradNode[], grads: Map<GradNode, Tensor>, opts: BackwardOptions): void {
+  for (let k = order.length - 1; k >= 0; k--) {
+    const node = order[k];
+    const g = grads.get(node);
+    grads.delete(node);
+    if (!g) continue; // no gradient flowed here
+    const fn = node.backwardFn!;
+    const inputs = node.inputs;
+    const inGrads = fn(g);
+    if (!inGrads.includes(g)) g.dispose();
+    for (let i = 0; i < inputs.length; i++) {
+      const gi = inGrads[i];
+      if (!gi) continue;
+      const inp = inputs[i];
+      if (!inp.requiresGrad) {
+        gi.dispose();
+        continue;
+      }
+      const n = inp._node;
+      if (n) {
+        const prev = grads.get(n);
+        if (prev) {
+          prev._addInPlace(gi);
+          gi.dispose();
+        } else grads.set(n, gi);
+      } else {
+        inp._accumulateGrad(gi, true);
+      }
+    }
+    if (!opts.retainGraph) node.release();
+  }
+}

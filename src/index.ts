@@ -1,0 +1,33 @@
+/**
+ * blasnet: convolutional neural networks for Node.js on OpenBLAS.
+ *
+ * ```ts
+ * import { tensor, nn, optim, models } from 'blasnet';
+ * ```
+ */
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  rand,
+  randn,
+  zerosLike,
+  onesLike,
+  manualSeed,
+  tidy,
+  keep,
+  dispose,
+  memoryInfo,
+  MAX_NUMEL,
+  type TensorLike,
+  type NestedArray,
+} from './tensor';
+export { noGrad, isGradEnabled, type BackwardOptions } from './autograd';
+export { backendInfo, setNumThreads, getNumThreads, type BackendInfo } from './backend';
+export { broadcastShapes } from './ops/elementwise';
+export * as nn from './nn';
+export * as optim from './optim';
+export * as models from './models';

@@ -1,0 +1,300 @@
+/**
+ * Elementwise ops with NumPy/PyTorch broadcasting, forward and backward side by side.
+ */
+import { native, type Handle } from '../native';
+import { Tensor, fromOp, describe, sameShape, numelOf, recording, keep } from '../tensor';
+import { Bin, Un, Act } from './codes';
+
+/** @internal The broadcast result shape of a and b, or a clear Error. */
+export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1, db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1)
+      throw new Error(`${op}: shapes [${a.join(',')}] and [${b.join(',')}] cannot be broadcast (dim ${i - n}: ${da} vs ${db})`);
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** @internal Element strides of `shape` inside `out` (0 on broadcast dims). */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const st = new Array<number>(out.length).fill(0);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const j = out.length - shape.length + i;
+    st[j] = shape[i] === 1 && out[j] !== 1 ? 0 : s;
+    s *= shape[i];
+  }
+  return st;
+}
+
+/** @internal Sums a gradient of shape `from` down to `to` (the reverse of broadcasting). Takes ownership of g. */
+export function sumTo(g: Tensor, to: readonly number[]): Tensor {
+  if (sameShape(g.shape, to)) return g;
+  const strides = broadcastStrides(to, g.shape);
+  const r = Tensor._wrap(native.sumTo(g._h('sumTo'), g.shape as number[], strides, numelOf(to)), to);
+  g.dispose();
+  return r;
+}
+
+function checkOperand(op: string, v: unknown, arg: string): void {
+  if (v instanceof Tensor) v._check(op);
+  else if (typeof v !== 'number') throw new TypeError(`${op}: ${arg} must be a Tensor or a number, got ${describe(v)}`);
+}
+
+function scalarTensor(v: number): Tensor {
+  return Tensor._wrap(native.alloc(1, v), []);
+}
+
+function unaryOp(op: Un, x: Tensor, s = 0): Handle {
+  return native.unary(op, x._h('op'), s);
+}
+
+/** @internal The raw broadcast binary op (no autograd). */
+export function binaryRaw(name: string, code: Bin, a: Tensor, b: Tensor): Tensor {
+  const shape = broadcastShapes(name, a.shape, b.shape);
+  return Tensor._wrap(
+    native.binary(code, a._h(name), b._h(name), shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)),
+    shape,
+  );
+}
+
+function binary(name: string, code: Bin, a: Tensor, b: Tensor, backward: (g: Tensor, out: Tensor) => (Tensor | null)[]): Tensor {
+  const shape = broadcastShapes(name, a.shape, b.shape);
+  const h = native.binary(code, a._h(name), b._h(name), shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  let out: Tensor;
+  out = fromOp(h, shape, name, [a, b], (g) => backward(g, out));
+  return out;
+}
+
+/** a + alpha * b */
+export function add(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
+  checkOperand('add', b, 'other');
+  a._check('add');
+  if (typeof b === 'number') {
+    const s = b * alpha;
+    return fromOp(unaryOp(Un.AddScalar, a, s), a.shape, 'AddBackward', [a], (g) => [g]);
+  }
+  if (alpha !== 1) b = mul(b, alpha);
+  return binary('add', Bin.Add, a, b, (g) => [
+    a.requiresGrad ? sumTo(b.requiresGrad ? g.clone() : g, a.shape) : null,
+    b.requiresGrad ? sumTo(g, b.shape) : null,
+  ]);
+}
+
+/** a - alpha * b */
+export function sub(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
+  checkOperand('sub', b, 'other');
+  a._check('sub');
+  if (typeof b === 'number') return add(a, -b * alpha);
+  if (alpha !== 1) b = mul(b, alpha);
+  return binary('sub', Bin.Sub, a, b, (g) => [
+    a.requiresGrad ? sumTo(g.clone(), a.shape) : null,
+    b.requiresGrad ? sumTo(rawNeg(g), b.shape) : null,
+  ]);
+}
+
+function rawNeg(g: Tensor): Tensor {
+  return Tensor._wrap(native.unary(Un.Neg, g._h('neg')), g.shape);
+}
+function rawMul(a: Tensor, b: Tensor): Tensor {
+  return binaryRaw('mul', Bin.Mul, a, b);
+}
+function rawScale(a: Tensor, s: number): Tensor {
+  return Tensor._wrap(native.unary(Un.MulScalar, a._h('mul'), s), a.shape);
+}
+
+/** a * b */
+export function mul(a: Tensor, b: Tensor | number): Tensor {
+  checkOperand('mul', b, 'other');
+  a._check('mul');
+  if (typeof b === 'number') {
+    const s = b;
+    return fromOp(unaryOp(Un.MulScalar, a, s), a.shape, 'MulBackward', [a], (g) => [rawScale(g, s)]);
+  }
+  const bb = b;
+  return binary('mul', Bin.Mul, a, bb, (g) => [
+    a.requiresGrad ? sumTo(rawMul(g, bb), a.shape) : null,
+    bb.requiresGrad ? sumTo(rawMul(g, a), bb.shape) : null,
+  ]);
+}
+
+/** a / b */
+export function div(a: Tensor, b: Tensor | number): Tensor {
+  checkOperand('div', b, 'other');
+  a._check('div');
+  const bt = typeof b === 'number' ? scalarTensor(b) : b;
+  const out = binary('div', Bin.Div, a, bt, (g) => {
+    const ga = a.requiresGrad ? sumTo(binaryRaw('div', Bin.Div, g, bt), a.shape) : null;
+    let gb: Tensor | null = null;
+    if (bt.requiresGrad) {
+      // d(a/b)/db = -a / b^2 = -out / b
+      const t = binaryRaw('div', Bin.Div, out, bt);
+      const u = rawMul(g, t);
+      t.dispose();
+      gb = sumTo(rawNeg(u), bt.shape);
+      u.dispose();
+    }
+    return [ga, gb];
+  });
+  return out;
+}
+
+/** a ** b (elementwise). */
+export function pow(a: Tensor, b: Tensor | number): Tensor {
+  checkOperand('pow', b, 'exponent');
+  a._check('pow');
+  if (typeof b === 'number') {
+    const p = b;
+    return fromOp(unaryOp(Un.PowScalar, a, p), a.shape, 'PowBackward', [a], (g) => {
+      if (p === 0) return [Tensor._wrap(native.alloc(g.numel, 0), g.shape)];
+      const d = Tensor._wrap(native.unary(Un.PowScalar, a._h('pow'), p - 1), a.shape); // a^(p-1)
+      native.unaryInplace(Un.MulScalar, d._h('pow'), p);
+      const r = rawMul(g, d);
+      d.dispose();
+      return [r];
+    });
+  }
+  const bb = b;
+  const out = binary('pow', Bin.Pow, a, bb, (g) => {
+    let ga: Tensor | null = null, gb: Tensor | null = null;
+    if (a.requiresGrad) {
+      const bm1 = Tensor._wrap(native.unary(Un.AddScalar, bb._h('pow'), -1), bb.shape);
+      const t = binaryRaw('pow', Bin.Pow, a, bm1);
+      const u = binaryRaw('pow', Bin.Mul, t, bb);
+      ga = sumTo(rawMul(g, u), a.shape);
+      bm1.dispose(); t.dispose(); u.dispose();
+    }
+    if (bb.requiresGrad) {
+      const la = Tensor._wrap(native.unary(Un.Log, a._h('pow')), a.shape);
+      const t = binaryRaw('pow', Bin.Mul, out, la);
+      gb = sumTo(rawMul(g, t), bb.shape);
+      la.dispose(); t.dispose();
+    }
+    return [ga, gb];
+  });
+  return out;
+}
+
+/** -x */
+export function neg(x: Tensor): Tensor {
+  return fromOp(unaryOp(Un.Neg, x), x.shape, 'NegBackward', [x], (g) => [rawNeg(g)]);
+}
+
+function unaryWithOutput(name: string, code: Un, x: Tensor, grad: (g: Tensor, y: Tensor) => Tensor): Tensor {
+  let y: Tensor;
+  y = fromOp(unaryOp(code, x), x.shape, name, [x], (g) => [grad(g, y)]);
+  return y;
+}
+
+/** e^x */
+export function exp(x: Tensor): Tensor {
+  return unaryWithOutput('ExpBackward', Un.Exp, x, (g, y) => rawMul(g, y));
+}
+/** natural log */
+export function log(x: Tensor): Tensor {
+  return fromOp(unaryOp(Un.Log, x), x.shape, 'LogBackward', [x], (g) => [binaryRaw('log', Bin.Div, g, x)]);
+}
+/** square root */
+export function sqrt(x: Tensor): Tensor {
+  return unaryWithOutput('SqrtBackward', Un.Sqrt, x, (g, y) => {
+    const t = binaryRaw('sqrt', Bin.Div, g, y);
+    native.unaryInplace(Un.MulScalar, t._h('sqrt'), 0.5);
+    return t;
+  });
+}
+/** |x| */
+export function abs(x: Tensor): Tensor {
+  return fromOp(unaryOp(Un.Abs, x), x.shape, 'AbsBackward', [x], (g) => {
+    const s = Tensor._wrap(native.unary(Un.Sign, x._h('abs')), x.shape);
+    const r = rawMul(g, s);
+    s.dispose();
+    return [r];
+  });
+}
+
+function activation(name: string, code: Un, back: Act, x: Tensor, s = 0): Tensor {
+  let y: Tensor;
+  y = fromOp(unaryOp(code, x, s), x.shape, name, [x], (g) => [
+    Tensor._wrap(native.activationBackward(back, g._h(name), y._h(name)), g.shape),
+  ]);
+  return y;
+}
+/** max(x, 0) */
+export function relu(x: Tensor): Tensor {
+  return activation('ReluBackward', Un.Relu, Act.ReluBackward, x);
+}
+/** 1 / (1 + e^-x) */
+export function sigmoid(x: Tensor): Tensor {
+  return activation('SigmoidBackward', Un.Sigmoid, Act.SigmoidBackward, x);
+}
+/** hyperbolic tangent */
+export function tanh(x: Tensor): Tensor {
+  return activation('TanhBackward', Un.Tanh, Act.TanhBackward, x);
+}
+/** x if x > 0 else slope * x */
+export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+  return fromOp(unaryOp(Un.LeakyRelu, x, slope), x.shape, 'LeakyReluBackward', [x], (g) => {
+    const pos = Tensor._wrap(native.unary(Un.GtScalar, x._h('leakyRelu'), 0), x.shape); // 1 or 0
+    native.unaryInplace(Un.MulScalar, pos._h('leakyRelu'), 1 - slope);
+    native.unaryInplace(Un.AddScalar, pos._h('leakyRelu'), slope);
+    const r = rawMul(g, pos);
+    pos.dispose();
+    return [r];
+  });
+}
+
+function minmax(name: string, code: Bin, a: Tensor, b: Tensor | number): Tensor {
+  checkOperand(name, b, 'other');
+  a._check(name);
+  const bt = typeof b === 'number' ? scalarTensor(b) : b;
+  const out = binary(name, code, a, bt, (g) => {
+    // Gradient goes to the side that was selected (to a on ties).
+    const pick = binaryRaw(name, Bin.Eq, out, a);
+    const ga = a.requiresGrad ? sumTo(rawMul(g, pick), a.shape) : null;
+    let gb: Tensor | null = null;
+    if (bt.requiresGrad) {
+      native.unaryInplace(Un.RsubScalar, pick._h(name), 1);
+      gb = sumTo(rawMul(g, pick), bt.shape);
+    }
+    pick.dispose();
+    return [ga, gb];
+  });
+  return out;
+}
+/** Elementwise maximum. */
+export function maximum(a: Tensor, b: Tensor | number): Tensor {
+  return minmax('maximum', Bin.Maximum, a, b);
+}
+/** Elementwise minimum. */
+export function minimum(a: Tensor, b: Tensor | number): Tensor {
+  return minmax('minimum', Bin.Minimum, a, b);
+}
+/** Clamps into [min, max] (either bound optional). */
+export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  if (min === undefined && max === undefined) throw new Error('clamp: at least one of min or max is needed');
+  let r = x;
+  if (min !== undefined) r = maximum(r, min);
+  if (max !== undefined) r = minimum(r, max);
+  return r === x ? x.clone() : r;
+}
+
+const CMP: Record<string, Bin> = { gt: Bin.Gt, lt: Bin.Lt, ge: Bin.Ge, le: Bin.Le, eq: Bin.Eq };
+/** @internal Comparisons: 1 where true, 0 where false (no gradient). */
+export function compare(a: Tensor, b: Tensor | number, op: 'gt' | 'lt' | 'ge' | 'le' | 'eq'): Tensor {
+  checkOperand(op, b, 'other');
+  const bt = typeof b === 'number' ? scalarTensor(b) : b;
+  const r = binaryRaw(op, CMP[op], a, bt);
+  if (bt !== b) bt.dispose();
+  return r;
+}
+
+/** A copy with its own storage. */
+export function clone(x: Tensor): Tensor {
+  return fromOp(native.clone(x._h('clone')), x.shape, 'CloneBackward', [x], (g) => [g]);
+}
+
+/** @internal keep() re-exported for ops that build state. */
+export { keep, recording };
