@@ -1,0 +1,2 @@
+/** Reference models (`import { models } from 'blasnet'`). */
+export { LeNet, type LeNetVariant } from './lenet';

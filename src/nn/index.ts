@@ -1,0 +1,5 @@
+/** Neural-network layers, losses and initialisers (`import { nn } from 'blasnet'`). */
+export { Module, Parameter, isParameter, type StateDict, type LoadStateDictOptions } from './module';
+export * from './layers';
+export * as functional from './functional';
+export * as init from './init';

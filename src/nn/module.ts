@@ -1,0 +1,230 @@
+/**
+ * nn.Module: parameters, buffers and children discovered from the module's own
+ * properties (assign `this.fc1 = new nn.Linear(...)` as in PyTorch), state dicts
+ * with PyTorch's key names, train/eval mode and a printed summary.
+ */
+import { noGrad } from '../autograd';
+import { Tensor, keep, zeros, describe, sameShape, tidy } from '../tensor';
+
+const PARAM = Symbol('blasnet.parameter');
+
+/** Marks a tensor as a learnable parameter (requires grad, outlives tidy). Returns it. */
+export function Parameter(t: Tensor, requiresGrad = true): Tensor {
+  (t as unknown as Record<symbol, boolean>)[PARAM] = true;
+  if (requiresGrad) t.requiresGrad_();
+  else keep(t);
+  return t;
+}
+
+/** Whether `t` was made with {@link Parameter}. */
+export function isParameter(t: unknown): t is Tensor {
+  return t instanceof Tensor && (t as unknown as Record<symbol, boolean>)[PARAM] === true;
+}
+
+/** Options of {@link Module.loadStateDict}. */
+export interface LoadStateDictOptions {
+  /** Throw when keys are missing or unexpected (default true). Shape mismatches always throw. */
+  strict?: boolean;
+}
+
+/** A state dict: parameter and buffer tensors by PyTorch-style key (`0.weight`, `fc1.bias`, `1.running_mean`). */
+export type StateDict = Record<string, Tensor>;
+
+/** Base class of layers and models. */
+export abstract class Module {
+  /** Training mode (affects Dropout and BatchNorm). */
+  training = true;
+  private readonly _buffers = new Map<string, Tensor | null>();
+
+  /** Computes the module's output. */
+  abstract forward(...inputs: Tensor[]): Tensor;
+
+  /** @internal Registers a buffer (saved in the state dict, not trained) under a PyTorch key name. */
+  protected registerBuffer(name: string, t: Tensor | null): Tensor | null {
+    if (t) keep(t);
+    this._buffers.set(name, t);
+    return t;
+  }
+
+  /** Direct children, with their names. */
+  namedChildren(): [string, Module][] {
+    const out: [string, Module][] = [];
+    for (const [k, v] of Object.entries(this)) if (v instanceof Module && !k.startsWith('_')) out.push([k, v]);
+    return out;
+  }
+
+  /** Direct children. */
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** This module and all descendants, depth first, with dotted names. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
+    return out;
+  }
+
+  /** This module's own parameters (not its children's). */
+  protected ownParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [k, v] of Object.entries(this)) if (isParameter(v) && !k.startsWith('_')) out.push([k, v]);
+    return out;
+  }
+
+  /** All parameters with dotted names, as PyTorch's named_parameters(). */
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    for (const [name, m] of this.namedModules(prefix))
+      for (const [k, p] of m.ownParameters()) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        out.push([name ? `${name}.${k}` : k, p]);
+      }
+    return out;
+  }
+
+  /** All parameters (each once). */
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** All buffers with dotted names (BatchNorm's running statistics, …). */
+  namedBuffers(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, m] of this.namedModules())
+      for (const [k, b] of m._buffers) if (b) out.push([name ? `${name}.${k}` : k, b]);
+    return out;
+  }
+
+  /** Sets training mode on this module and its descendants. Returns this. */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  /** Evaluation mode: `train(false)`. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Frees every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Parameters and buffers by key, in registration order. The tensors are the module's own (shared storage, detached). */
+  stateDict(): StateDict {
+    const sd: StateDict = {};
+    for (const [name, m] of this.namedModules()) {
+      const pre = name ? `${name}.` : '';
+      for (const [k, p] of m.ownParameters()) sd[pre + k] = p;
+      for (const [k, b] of m._buffers) if (b) sd[pre + k] = b;
+    }
+    return sd;
+  }
+
+  /**
+   * Copies tensors from a state dict into this module's parameters and buffers
+   * (values are copied; the dict keeps its tensors). Every shape must match.
+   * With `strict` (default), missing or unexpected keys throw before anything
+   * is copied.
+   */
+  loadStateDict(sd: StateDict | Record<string, Tensor>, opts: LoadStateDictOptions = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
+    if (sd === null || typeof sd !== 'object') throw new TypeError(`loadStateDict: expected an object of tensors, got ${describe(sd)}`);
+    const strict = opts.strict ?? true;
+    const own = this.stateDict();
+    const missingKeys = Object.keys(own).filter((k) => !(k in sd));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
+    if (strict && (missingKeys.length || unexpectedKeys.length))
+      throw new Error(
+        `loadStateDict: keys do not match${missingKeys.length ? `; missing: ${missingKeys.join(', ')}` : ''}${unexpectedKeys.length ? `; unexpected: ${unexpectedKeys.join(', ')}` : ''}`,
+      );
+    // Check everything first so a bad dict changes nothing.
+    for (const [k, t] of Object.entries(own)) {
+      if (!(k in sd)) continue;
+      const src = sd[k];
+      if (!(src instanceof Tensor)) throw new TypeError(`loadStateDict: ${k} must be a Tensor, got ${describe(src)}`);
+      src._check('loadStateDict');
+      if (!sameShape(src.shape, t.shape))
+        throw new Error(`loadStateDict: size mismatch for ${k}: the checkpoint has shape [${src.shape.join(',')}], the model has [${t.shape.join(',')}]`);
+    }
+    for (const [k, t] of Object.entries(own)) if (k in sd) t.copy_(sd[k]);
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Number of parameters (elements), optionally only trainable ones. */
+  numParameters(onlyTrainable = false): number {
+    return this.parameters()
+      .filter((p) => !onlyTrainable || p.requiresGrad)
+      .reduce((a, p) => a + p.numel, 0);
+  }
+
+  /** Frees every parameter and buffer now. The module is unusable afterwards. */
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+    for (const [, b] of this.namedBuffers()) b.dispose();
+  }
+
+  /** A one-line description of this layer's settings, e.g. `1, 6, kernelSize=[5,5]`. */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** PyTorch-style tree of the module. */
+  toString(): string {
+    const kids = this.namedChildren();
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (!kids.length) return head + ')';
+    const lines = kids.map(([k, m]) => `  (${k}): ${m.toString().split('\n').join('\n  ')}`);
+    return `${head}\n${lines.join('\n')}\n)`;
+  }
+
+  /**
+   * Runs a zero input of `inputShape` through the model (no grad, eval mode)
+   * and returns a table of each leaf layer's output shape and parameter count,
+   * with the totals. Pooling and activations have no parameters.
+   */
+  summary(inputShape: number[]): string {
+    const rows: [string, string, string, number][] = [];
+    const leaves = this.namedModules().filter(([, m]) => m.children().length === 0);
+    const saved = new Map<Module, Module['forward']>();
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      for (const [name, m] of leaves) {
+        const orig = m.forward;
+        saved.set(m, orig);
+        m.forward = (...xs: Tensor[]) => {
+          const y = orig.apply(m, xs);
+          rows.push([name || m.constructor.name, m.constructor.name, `[${y.shape.join(', ')}]`, m.numParameters()]);
+          return y;
+        };
+      }
+      tidy(() => noGrad(() => this.forward(zeros(inputShape))));
+    } finally {
+      for (const [m, f] of saved) m.forward = f;
+      this.train(wasTraining);
+    }
+    const total = this.numParameters(), trainable = this.numParameters(true);
+    const header: [string, string, string, string] = ['Layer', 'Type', 'Output shape', 'Params'];
+    const body = rows.map(([a, b, c, d]) => [a, b, c, d.toLocaleString('en-US')]);
+    const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+    const fmt = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+    const rule = '-'.repeat(widths.reduce((a, b) => a + b + 2, -2));
+    return [
+      `Input: [${inputShape.join(', ')}]`,
+      fmt(header),
+      rule,
+      ...body.map(fmt),
+      rule,
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+    ].join('\n');
+  }
+}

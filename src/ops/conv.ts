@@ -1,0 +1,126 @@
+/**
+ * N-d convolution (1, 2, 3 spatial dims) lowered to GEMM in native code:
+ * im2col + sgemm forward, GEMM + col2im for the input gradient, GEMM over the
+ * batch for the weight gradient. 1-D and 2-D run as 3-D with size-1 dims.
+ */
+import { native } from '../native';
+import { Tensor, fromOp, describe, assertTensor, numelOf } from '../tensor';
+
+/** Padding spelled like PyTorch, plus explicit before/after pairs. */
+export type Padding = number | number[] | 'same' | 'valid';
+
+/** Options of conv1d/conv2d/conv3d. */
+export interface ConvOptions {
+  /** Step of the window: a number or one per spatial dim (default 1). */
+  stride?: number | number[];
+  /**
+   * Zero padding: a number (every side), one per spatial dim (both sides),
+   * before/after per dim — for 2-D `[top, bottom, left, right]` — or
+   * `'valid'` (none) / `'same'` (stride 1; output size = input size; the odd
+   * extra row/column goes after, as PyTorch does).
+   */
+  padding?: Padding;
+  /** Spacing of kernel taps (default 1). */
+  dilation?: number | number[];
+  /** Channel groups: in and out channels must be divisible by it; groups = C is depthwise (default 1). */
+  groups?: number;
+}
+
+function tuple(op: string, name: string, v: unknown, n: number, min: number): number[] {
+  const arr = typeof v === 'number' ? new Array<number>(n).fill(v) : v;
+  if (!Array.isArray(arr) || arr.length !== n)
+    throw new TypeError(`${op}: ${name} must be a number or an array of ${n} numbers, got ${describe(v)}`);
+  for (const x of arr)
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min)
+      throw new RangeError(`${op}: ${name} must hold integers >= ${min}, got ${describe(v)}`);
+  return arr as number[];
+}
+
+/** @internal Resolves padding to [before, after] per spatial dim. */
+export function resolvePadding(op: string, padding: Padding | undefined, n: number, k: number[], dil: number[], stride: number[]): [number, number][] {
+  if (padding === undefined || padding === 'valid') return k.map(() => [0, 0]);
+  if (padding === 'same') {
+    if (stride.some((s) => s !== 1)) throw new Error(`${op}: padding 'same' needs stride 1, got stride [${stride.join(',')}]`);
+    return k.map((kk, i) => {
+      const total = dil[i] * (kk - 1);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+  }
+  if (typeof padding === 'string') throw new Error(`${op}: padding must be a number, an array, 'same' or 'valid', got ${describe(padding)}`);
+  if (Array.isArray(padding) && padding.length === 2 * n && n > 1) {
+    const p = tuple(op, 'padding', padding, 2 * n, 0);
+    return k.map((_, i) => [p[2 * i], p[2 * i + 1]]);
+  }
+  const p = tuple(op, 'padding', padding, n, 0);
+  return p.map((v) => [v, v]);
+}
+
+/** @internal Output size along one dim. */
+export function convOutSize(inp: number, k: number, s: number, before: number, after: number, d: number): number {
+  return Math.floor((inp + before + after - d * (k - 1) - 1) / s) + 1;
+}
+
+function convNd(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}): Tensor {
+  const op = `conv${nd}d`;
+  assertTensor(op, x, 'input');
+  assertTensor(op, weight, 'weight');
+  x._check(op);
+  weight._check(op);
+  if (bias != null) {
+    assertTensor(op, bias, 'bias');
+    bias._check(op);
+  }
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
+  if (x.ndim !== nd + 2)
+    throw new Error(`${op}: expected a ${nd + 2}-d input [N, C${nd === 1 ? ', L' : nd === 2 ? ', H, W' : ', D, H, W'}], got shape [${x.shape.join(',')}]`);
+  if (weight.ndim !== nd + 2) throw new Error(`${op}: expected a ${nd + 2}-d weight, got shape [${weight.shape.join(',')}]`);
+  const groups = opts.groups ?? 1;
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1)
+    throw new RangeError(`${op}: groups must be a positive integer, got ${describe(groups)}`);
+  const [N, C] = x.shape;
+  const [Cout, Cg] = weight.shape;
+  if (C % groups !== 0 || Cout % groups !== 0)
+    throw new Error(`${op}: groups ${groups} must divide input channels ${C} and output channels ${Cout}`);
+  if (Cg * groups !== C)
+    throw new Error(`${op}: input has ${C} channels but weight expects ${Cg * groups} (weight shape [${weight.shape.join(',')}]${groups > 1 ? `, groups ${groups}` : ''})`);
+  if (bias != null && (bias.ndim !== 1 || bias.shape[0] !== Cout))
+    throw new Error(`${op}: bias must have shape [${Cout}], got [${bias.shape.join(',')}]`);
+  const stride = tuple(op, 'stride', opts.stride ?? 1, nd, 1);
+  const dil = tuple(op, 'dilation', opts.dilation ?? 1, nd, 1);
+  const ks = weight.shape.slice(2);
+  if (ks.some((k) => k < 1)) throw new Error(`${op}: weight has an empty kernel [${ks.join(',')}]`);
+  const pads = resolvePadding(op, opts.padding, nd, ks, dil, stride);
+  const sp = x.shape.slice(2);
+  const outSp = sp.map((s, i) => convOutSize(s, ks[i], stride[i], pads[i][0], pads[i][1], dil[i]));
+  sp.forEach((s, i) => {
+    const eff = dil[i] * (ks[i] - 1) + 1;
+    if (s + pads[i][0] + pads[i][1] < eff || outSp[i] < 1)
+      throw new Error(`${op}: kernel size [${ks.join(',')}]${dil[i] > 1 ? ` (dilated to ${eff})` : ''} is larger than the padded input [${sp.map((v, j) => v + pads[j][0] + pads[j][1]).join(',')}] (input shape [${x.shape.join(',')}])`);
+  });
+  const outShape = [N, Cout, ...outSp];
+  if (numelOf(outShape) > 2 ** 31 - 1) throw new RangeError(`${op}: output [${outShape.join(',')}] is too large`);
+  // Pad to 3 spatial dims: [D, H, W].
+  const lift = (a: number[], fill: number) => [...new Array(3 - nd).fill(fill), ...a];
+  const [D, H, W] = lift(sp, 1), [kd, kh, kw] = lift(ks, 1), [sd, sh, sw] = lift(stride, 1);
+  const [pd, ph, pw] = lift(pads.map((p) => p[0]), 0), [dd, dh, dw] = lift(dil, 1), [OD, OH, OW] = lift(outSp, 1);
+  const geom = [N, C, D, H, W, Cout, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, OD, OH, OW];
+  const h = native.convForward(x._h(op), weight._h(op), bias ? bias._h(op) : null, geom);
+  const b = bias ?? null;
+  return fromOp(h, outShape, `Conv${nd}dBackward`, b ? [x, weight, b] : [x, weight], (g) => {
+    const [gx, gw, gb] = native.convBackward(x._h(op), weight._h(op), g._h(op), geom, x.requiresGrad, weight.requiresGrad, !!b?.requiresGrad);
+    return [gx && Tensor._wrap(gx, x.shape), gw && Tensor._wrap(gw, weight.shape), gb && Tensor._wrap(gb, [Cout])];
+  });
+}
+
+/** 1-D convolution: input [N, C, L], weight [Cout, C/groups, k]. */
+export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts?: ConvOptions): Tensor {
+  return convNd(1, x, weight, bias, opts);
+}
+/** 2-D convolution: input [N, C, H, W], weight [Cout, C/groups, kH, kW]. */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts?: ConvOptions): Tensor {
+  return convNd(2, x, weight, bias, opts);
+}
+/** 3-D convolution: input [N, C, D, H, W], weight [Cout, C/groups, kD, kH, kW]. */
+export function conv3d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts?: ConvOptions): Tensor {
+  return convNd(3, x, weight, bias, opts);
+}

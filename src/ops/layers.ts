@@ -1,0 +1,103 @@
+/** Linear, dropout and batch norm as differentiable functions. */
+import { native } from '../native';
+import { Tensor, fromOp, assertTensor, describe, rand, recording } from '../tensor';
+import { binaryRaw, mul } from './elementwise';
+import { Bin, Un } from './codes';
+
+/** y = x·Wᵀ + b for x [..., in], W [out, in], b [out]. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const op = 'linear';
+  assertTensor(op, x, 'input');
+  assertTensor(op, weight, 'weight');
+  x._check(op);
+  weight._check(op);
+  if (weight.ndim !== 2) throw new Error(`${op}: weight must be 2-d [out, in], got shape [${weight.shape.join(',')}]`);
+  const [outF, inF] = weight.shape;
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF)
+    throw new Error(`${op}: input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(',')}]) but weight expects ${inF} (weight shape [${weight.shape.join(',')}])`);
+  if (bias != null) {
+    assertTensor(op, bias, 'bias');
+    bias._check(op);
+    if (bias.ndim !== 1 || bias.shape[0] !== outF) throw new Error(`${op}: bias must have shape [${outF}], got [${bias.shape.join(',')}]`);
+  }
+  const N = x.numel / inF;
+  const outShape = [...x.shape.slice(0, -1), outF];
+  const b = bias ?? null;
+  const h = native.linear(x._h(op), weight._h(op), b ? b._h(op) : null, N, inF, outF);
+  return fromOp(h, outShape, 'LinearBackward', b ? [x, weight, b] : [x, weight], (g) => {
+    const gh = g._h(op);
+    // gx [N, in] = g [N, out] · W [out, in];  gW [out, in] = gᵀ · x;  gb = Σ_n g
+    const gx = x.requiresGrad ? Tensor._wrap(native.matmul(gh, weight._h(op), 1, N, inF, outF, false, false, 0, 0), x.shape) : null;
+    const gw = weight.requiresGrad ? Tensor._wrap(native.matmul(gh, x._h(op), 1, outF, inF, N, true, false, 0, 0), weight.shape) : null;
+    const gb = b?.requiresGrad ? Tensor._wrap(native.reduceSum(gh, 1, N, outF, 1), [outF]) : null;
+    return [gx, gw, gb];
+  });
+}
+
+/** Zeroes elements with probability p and scales the rest by 1/(1−p) when `training`. */
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  assertTensor('dropout', x, 'input');
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${describe(p)}`);
+  if (!training || p === 0) return x;
+  if (p === 1) return mul(x, 0);
+  const u = rand(x.shape as number[]);
+  native.unaryInplace(Un.GtScalar, u._h('dropout'), p); // keep where u >= p... (u > p; P(u == p) = 0)
+  native.unaryInplace(Un.MulScalar, u._h('dropout'), 1 / (1 - p));
+  const y = mul(x, u);
+  u.dispose();
+  return y;
+}
+
+export interface BatchNormOptions {
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over [N, C, ...]: per-channel statistics of the batch in
+ * training (running estimates updated in place), running estimates in eval.
+ */
+export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
+  const op = 'batchNorm';
+  assertTensor(op, x, 'input');
+  x._check(op);
+  if (x.ndim < 2) throw new Error(`${op}: expected an input [N, C, ...], got shape [${x.shape.join(',')}]`);
+  const [N, C] = x.shape;
+  const S = x.numel / Math.max(N * C, 1);
+  const { runningMean: rm = null, runningVar: rv = null, weight: w = null, bias: b = null } = opts;
+  const training = opts.training ?? true;
+  const momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
+  for (const [name, t] of [['runningMean', rm], ['runningVar', rv], ['weight', w], ['bias', b]] as const)
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`${op}: ${name} must have shape [${C}], got [${t.shape.join(',')}]`);
+  if (!training && (!rm || !rv)) throw new Error(`${op}: eval mode needs runningMean and runningVar`);
+  if (training && N * S <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input shape [${x.shape.join(',')}]`);
+  const [y, mean, inv] = native.batchNormForward(x._h(op), w?._h(op) ?? null, b?._h(op) ?? null, rm?._h(op) ?? null, rv?._h(op) ?? null, N, C, S, training, momentum, eps);
+  if (rm && training) rm._storage.version++;
+  const inputs = [x, ...(w ? [w] : []), ...(b ? [b] : [])];
+  return fromOp(
+    y,
+    x.shape,
+    'BatchNormBackward',
+    inputs,
+    (g) => {
+      const [gx, gg, gb] = native.batchNormBackward(x._h(op), g._h(op), w?._h(op) ?? null, mean, inv, N, C, S, training, x.requiresGrad, !!(w?.requiresGrad || b?.requiresGrad));
+      const out: (Tensor | null)[] = [gx ? Tensor._wrap(gx, x.shape) : null];
+      if (w) out.push(gg && w.requiresGrad ? Tensor._wrap(gg, [C]) : null);
+      else if (gg) native.free(gg);
+      if (b) out.push(gb && b.requiresGrad ? Tensor._wrap(gb, [C]) : null);
+      else if (gb) native.free(gb);
+      return out;
+    },
+    () => {
+      native.free(mean);
+      native.free(inv);
+    },
+  );
+}
+
+export { binaryRaw, Bin, recording };
