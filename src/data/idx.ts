@@ -1,0 +1,343 @@
+/**
+ * Reader and writer for the IDX file format used by MNIST and Fashion-MNIST.
+ *
+ * Layout (all multi-byte values big-endian):
+ *
+ * ```text
+ * offset  size        field
+ * 0       2           zero bytes 0x00 0x00
+ * 2       1           type code: 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64
+ * 3       1           number of dimensions n
+ * 4       4*n         dimension sizes, unsigned 32-bit
+ * 4+4n    ...         data, row-major, product(dims) items
+ * ```
+ *
+ * Files are often distributed gzip-compressed; {@link readIdx} and
+ * {@link decodeIdx} detect that by the gzip magic bytes (`0x1f 0x8b`), never
+ * by file name. Every malformed input is reported as an `Error` whose message
+ * starts with `idx: <source>: ` and says what was expected and what was found.
+ *
+ * @module
+ */
+
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+import { writeFileAtomic } from '../io/atomic';
+
+/** Element types representable in an IDX file. */
+export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+
+/** Host typed arrays used to hold IDX data (always in host byte order). */
+export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+
+/** An n-dimensional array read from or written to an IDX file. */
+export interface IdxArray {
+  /** Element type. */
+  dtype: IdxDtype;
+  /** Dimension sizes, outermost first (e.g. `[60000, 28, 28]`). */
+  dims: number[];
+  /** Row-major elements; `data.length` equals the product of `dims`. */
+  data: IdxData;
+}
+
+/** Options for {@link writeIdx}. */
+export interface WriteIdxOptions {
+  /** Gzip-compress the file (default `false`). */
+  gzip?: boolean;
+}
+
+interface DtypeInfo {
+  /** Type code stored in byte 2 of the header. */
+  code: number;
+  /** Bytes per element. */
+  size: number;
+  /** Typed array constructor expected for `IdxArray.data`. */
+  ctor: new (length: number) => IdxData;
+}
+
+const DTYPES: Readonly<Record<IdxDtype, DtypeInfo>> = {
+  uint8: { code: 0x08, size: 1, ctor: Uint8Array },
+  int8: { code: 0x09, size: 1, ctor: Int8Array },
+  int16: { code: 0x0b, size: 2, ctor: Int16Array },
+  int32: { code: 0x0c, size: 4, ctor: Int32Array },
+  float32: { code: 0x0d, size: 4, ctor: Float32Array },
+  float64: { code: 0x0e, size: 8, ctor: Float64Array },
+};
+
+const CODE_TO_DTYPE: ReadonlyMap<number, IdxDtype> = new Map(
+  (Object.keys(DTYPES) as IdxDtype[]).map((d) => [DTYPES[d].code, d] as const),
+);
+
+/** Largest number of dimensions accepted (real files use 1–4). */
+const MAX_DIMS = 8;
+
+/** Largest value a 32-bit unsigned dimension field can hold. */
+const MAX_DIM_SIZE = 0xffffffff;
+
+const hex2 = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
+
+const KNOWN_CODES = (Object.keys(DTYPES) as IdxDtype[])
+  .map((d) => `${hex2(DTYPES[d].code)} ${d}`)
+  .join(', ');
+
+/** Creates an `Error` with the standard `idx: <source>: ` prefix. */
+function idxError(source: string, message: string, cause?: unknown): Error {
+  return new Error(`idx: ${source}: ${message}`, cause === undefined ? undefined : { cause });
+}
+
+/** True if `buf` starts with the gzip magic bytes `0x1f 0x8b`. */
+function isGzip(buf: Uint8Array): boolean {
+  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+}
+
+/** Converts `count` big-endian items of `dtype` from `bytes` into a fresh host-order array. */
+function decodeData(bytes: Uint8Array, dtype: IdxDtype, count: number): IdxData {
+  // Always copy into a fresh array so the result never aliases the caller's
+  // buffer. (Not `bytes.slice()`: on a Node Buffer that returns a *view*,
+  // possibly into a shared pool.)
+  if (dtype === 'uint8') {
+    const out = new Uint8Array(count);
+    out.set(bytes);
+    return out;
+  }
+  if (dtype === 'int8') {
+    const out = new Int8Array(count);
+    out.set(new Int8Array(bytes.buffer, bytes.byteOffset, count));
+    return out;
+  }
+
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'int16': {
+      const out = new Int16Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getInt16(2 * i, false);
+      return out;
+    }
+    case 'int32': {
+      const out = new Int32Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getInt32(4 * i, false);
+      return out;
+    }
+    case 'float32': {
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, false);
+      return out;
+    }
+    case 'float64': {
+      const out = new Float64Array(count);
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, false);
+      return out;
+    }
+  }
+}
+
+/** Writes `data` as big-endian items of `dtype` into `view` starting at byte `offset`. */
+function encodeData(view: DataView, offset: number, dtype: IdxDtype, data: IdxData): void {
+  if (dtype === 'uint8' || dtype === 'int8') {
+    // Single bytes (two's complement for int8): a plain byte copy.
+    new Uint8Array(view.buffer, view.byteOffset + offset, data.length).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.length),
+    );
+    return;
+  }
+  const set = {
+    int16: (at: number, v: number) => view.setInt16(at, v, false),
+    int32: (at: number, v: number) => view.setInt32(at, v, false),
+    float32: (at: number, v: number) => view.setFloat32(at, v, false),
+    float64: (at: number, v: number) => view.setFloat64(at, v, false),
+  }[dtype];
+  const size = DTYPES[dtype].size;
+  let at = offset;
+  for (const v of data) {
+    set(at, v);
+    at += size;
+  }
+}
+
+/**
+ * Parses an uncompressed IDX file held in memory.
+ *
+ * The header is validated strictly: two zero magic bytes, a known type code,
+ * 1–8 dimensions, every dimension positive, and a data section whose length is
+ * exactly `product(dims) * itemsize` (no truncation, no trailing bytes). The
+ * returned data is a fresh copy in host byte order.
+ *
+ * @param buf - The raw file contents (not gzip-compressed; see {@link decodeIdx}).
+ * @param source - Name used in error messages, usually the file path.
+ * @returns The decoded array.
+ * @throws `Error` whose message starts with `idx: <source>: ` if the input is malformed.
+ */
+export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
+  if (buf.length < 4) {
+    throw idxError(source, `file is ${buf.length} bytes, but an IDX header needs at least 4`);
+  }
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const m0 = view.getUint8(0);
+  const m1 = view.getUint8(1);
+  const code = view.getUint8(2);
+  const ndims = view.getUint8(3);
+  if (m0 !== 0 || m1 !== 0) {
+    const gz = isGzip(buf) ? ' (this looks gzip-compressed; use readIdx or decodeIdx)' : '';
+    throw idxError(
+      source,
+      `bad magic number: expected first two bytes 0x00 0x00, got ${hex2(m0)} ${hex2(m1)}${gz}`,
+    );
+  }
+  const dtype = CODE_TO_DTYPE.get(code);
+  if (dtype === undefined) {
+    throw idxError(source, `unknown type code ${hex2(code)}, expected one of ${KNOWN_CODES}`);
+  }
+  if (ndims === 0 || ndims > MAX_DIMS) {
+    throw idxError(source, `header declares ${ndims} dimensions, expected 1 to ${MAX_DIMS}`);
+  }
+  const headerLen = 4 + 4 * ndims;
+  if (buf.length < headerLen) {
+    throw idxError(
+      source,
+      `file is ${buf.length} bytes, but a header with ${ndims} dimensions needs ${headerLen}`,
+    );
+  }
+
+  const { size } = DTYPES[dtype];
+  const dims: number[] = [];
+  // Element count, checked against MAX_SAFE_INTEGER after each multiplication
+  // (including the item size) so the byte count below is always exact.
+  let count = 1;
+  for (let i = 0; i < ndims; i++) {
+    const d = view.getUint32(4 + 4 * i, false);
+    if (d === 0) {
+      throw idxError(source, `dimension ${i} is 0, expected a positive size`);
+    }
+    dims.push(d);
+    if (count * d * size > Number.MAX_SAFE_INTEGER) {
+      throw idxError(
+        source,
+        `dims [${dims.join(',')}${i + 1 < ndims ? ',...' : ''}] describe more than ` +
+          `${Number.MAX_SAFE_INTEGER} bytes of ${dtype} data`,
+      );
+    }
+    count *= d;
+  }
+
+  const dataLen = buf.length - headerLen;
+  const need = count * size;
+  if (dataLen !== need) {
+    throw idxError(
+      source,
+      `file has ${dataLen} bytes of data but dims [${dims.join(',')}] need ${need}` +
+        (size > 1 ? ` (${count} ${dtype} items of ${size} bytes)` : ''),
+    );
+  }
+
+  return { dtype, dims, data: decodeData(buf.subarray(headerLen), dtype, count) };
+}
+
+/**
+ * Parses an IDX file held in memory that may be gzip-compressed.
+ *
+ * Compression is detected by the gzip magic bytes `0x1f 0x8b` (an IDX file
+ * always starts with `0x00`, so the two cannot be confused).
+ *
+ * @param buf - Raw or gzip-compressed file contents.
+ * @param source - Name used in error messages, usually the file path.
+ * @throws `Error` starting with `idx: <source>: ` if the gzip stream is
+ *   corrupt or the IDX content is malformed.
+ */
+export function decodeIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
+  if (!isGzip(buf)) return parseIdx(buf, source);
+  let raw: Uint8Array;
+  try {
+    raw = zlib.gunzipSync(buf);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw idxError(source, `corrupt gzip stream: ${why}`, err);
+  }
+  return parseIdx(raw, source);
+}
+
+/**
+ * Reads an IDX file from disk, transparently decompressing gzip files.
+ *
+ * @param path - File to read (e.g. `train-images-idx3-ubyte.gz`).
+ * @throws `Error` starting with `idx: <path>: ` if the file cannot be read,
+ *   is a corrupt gzip stream, or is not a valid IDX file.
+ */
+export function readIdx(path: string): IdxArray {
+  let buf: Uint8Array;
+  try {
+    buf = fs.readFileSync(path);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw idxError(path, `cannot read file: ${why}`, err);
+  }
+  return decodeIdx(buf, path);
+}
+
+/**
+ * Encodes an array as an (uncompressed) IDX file.
+ *
+ * @param arr - Array to encode. `data` must be the typed array class matching
+ *   `dtype` and hold exactly `product(dims)` elements; there must be 1–8
+ *   dimensions, each a positive integer below 2**32.
+ * @param source - Name used in error messages.
+ * @throws `Error` starting with `idx: <source>: ` if `arr` is inconsistent.
+ */
+export function serializeIdx(arr: IdxArray, source = '<buffer>'): Uint8Array {
+  const dtype = arr.dtype;
+  // Own-property check so that e.g. 'toString' is not mistaken for a dtype.
+  if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
+    throw idxError(
+      source,
+      `unknown dtype ${String(dtype)}, expected one of ${Object.keys(DTYPES).join(', ')}`,
+    );
+  }
+  const info = DTYPES[dtype];
+  if (!Array.isArray(arr.dims) || arr.dims.length === 0 || arr.dims.length > MAX_DIMS) {
+    throw idxError(source, `expected 1 to ${MAX_DIMS} dims, got ${Array.isArray(arr.dims) ? arr.dims.length : typeof arr.dims}`);
+  }
+  let count = 1;
+  for (const d of arr.dims) {
+    if (!Number.isInteger(d) || d < 1 || d > MAX_DIM_SIZE) {
+      throw idxError(source, `dims [${arr.dims.join(',')}] must be integers in 1..${MAX_DIM_SIZE}, got ${String(d)}`);
+    }
+    count *= d;
+    if (count * info.size > Number.MAX_SAFE_INTEGER) {
+      throw idxError(source, `dims [${arr.dims.join(',')}] are too large`);
+    }
+  }
+  if (!(arr.data instanceof info.ctor)) {
+    throw idxError(
+      source,
+      `dtype ${dtype} needs data as ${info.ctor.name}, got ${Object.prototype.toString.call(arr.data)}`,
+    );
+  }
+  if (arr.data.length !== count) {
+    throw idxError(source, `dims [${arr.dims.join(',')}] need ${count} elements, but data has ${arr.data.length}`);
+  }
+
+  const headerLen = 4 + 4 * arr.dims.length;
+  const out = new Uint8Array(headerLen + count * info.size);
+  const view = new DataView(out.buffer);
+  out[2] = info.code;
+  out[3] = arr.dims.length;
+  arr.dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  encodeData(view, headerLen, dtype, arr.data);
+  return out;
+}
+
+/**
+ * Writes an array to an IDX file, optionally gzip-compressed.
+ *
+ * The write is atomic (temporary file in the same directory + rename): on
+ * failure an existing file at `path` is left untouched.
+ *
+ * @param path - Destination file.
+ * @param arr - Array to write; see {@link serializeIdx} for the constraints.
+ * @param options - `gzip: true` compresses the output.
+ * @throws `Error` starting with `idx: <path>: ` if `arr` is inconsistent, or
+ *   the underlying `fs` error if writing fails.
+ */
+export function writeIdx(path: string, arr: IdxArray, { gzip = false }: WriteIdxOptions = {}): void {
+  const raw = serializeIdx(arr, path);
+  writeFileAtomic(path, gzip ? zlib.gzipSync(raw) : raw);
+}

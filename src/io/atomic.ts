@@ -1,0 +1,102 @@
+/**
+ * Crash-safe file replacement.
+ *
+ * Writers of checkpoints, datasets and metrics files must never leave a
+ * half-written file behind: a reader (or a resumed training run) should see
+ * either the complete old contents or the complete new contents. The classic
+ * recipe is used: write to a temporary file in the *same directory* (so the
+ * final rename cannot cross a file-system boundary), flush it to stable
+ * storage, then atomically rename it over the target.
+ *
+ * @module
+ */
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Builds the temporary file name used by {@link writeFileAtomic}:
+ * `.<name>.<pid>.<random>.tmp`, next to the target. The leading dot hides it
+ * from casual directory listings; pid + random suffix make collisions between
+ * concurrent writers practically impossible.
+ */
+function tempPathFor(target: string): string {
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  const rand = crypto.randomBytes(6).toString('hex');
+  return path.join(dir, `.${base}.${process.pid}.${rand}.tmp`);
+}
+
+/** Writes all of `bytes` to `fd`, looping over short writes. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.byteLength) {
+    off += fs.writeSync(fd, bytes, off, bytes.byteLength - off);
+  }
+}
+
+/**
+ * Best-effort fsync of a directory so that the rename itself is durable.
+ * Not supported on every platform (e.g. Windows), so failures are ignored:
+ * the data is already safe, only the directory entry might lag behind.
+ */
+function fsyncDirBestEffort(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Ignored: directory fsync is an optional durability improvement.
+  } finally {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // Ignored.
+      }
+    }
+  }
+}
+
+/**
+ * Atomically replaces the file at `target` with `data`.
+ *
+ * The data is written to `.<name>.<pid>.<random>.tmp` in the target's
+ * directory, fsync'ed, and renamed over `target`. On any failure the
+ * temporary file is removed, an existing `target` is left untouched, and the
+ * original error is re-thrown.
+ *
+ * @param target - Destination path; its directory must already exist.
+ * @param data - File contents; strings are encoded as UTF-8.
+ * @throws The underlying `fs` error if any step fails.
+ */
+export function writeFileAtomic(target: string, data: Uint8Array | string): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const tmp = tempPathFor(target);
+  let fd: number | undefined;
+  try {
+    // 'wx' = create exclusively: never clobber someone else's temp file.
+    fd = fs.openSync(tmp, 'wx', 0o666);
+    writeAll(fd, bytes);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // Ignored: we are already failing with a more useful error.
+      }
+    }
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Ignored: the temp file may never have been created.
+    }
+    throw err;
+  }
+  fsyncDirBestEffort(path.dirname(target));
+}
