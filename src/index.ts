@@ -31,3 +31,6 @@ export { broadcastShapes } from './ops/elementwise';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as models from './models';
+export * as data from './data';
+export * as io from './io';
+export { save, load } from './io/checkpoint';

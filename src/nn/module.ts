@@ -193,7 +193,7 @@ export abstract class Module {
     const rows: [string, string, string, number][] = [];
     const leaves = this.namedModules().filter(([, m]) => m.children().length === 0);
     const saved = new Map<Module, Module['forward']>();
-    const wasTraining = this.training;
+    const modes = this.namedModules().map(([, m]) => [m, m.training] as const);
     this.eval();
     try {
       for (const [name, m] of leaves) {
@@ -208,7 +208,7 @@ export abstract class Module {
       tidy(() => noGrad(() => this.forward(zeros(inputShape))));
     } finally {
       for (const [m, f] of saved) m.forward = f;
-      this.train(wasTraining);
+      for (const [m, t] of modes) m.training = t;
     }
     const total = this.numParameters(), trainable = this.numParameters(true);
     const header: [string, string, string, string] = ['Layer', 'Type', 'Output shape', 'Params'];

@@ -40,12 +40,29 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${describe(p)}`);
   if (!training || p === 0) return x;
   if (p === 1) return mul(x, 0);
-  const u = rand(x.shape as number[]);
-  native.unaryInplace(Un.GtScalar, u._h('dropout'), p); // keep where u >= p... (u > p; P(u == p) = 0)
-  native.unaryInplace(Un.MulScalar, u._h('dropout'), 1 / (1 - p));
-  const y = mul(x, u);
-  u.dispose();
+  // mask: 1/(1−p) where u > p, else 0; kept for backward, freed with the node
+  const mask = rand(x.shape as number[]);
+  native.unaryInplace(Un.GtScalar, mask._h('dropout'), p);
+  native.unaryInplace(Un.MulScalar, mask._h('dropout'), 1 / (1 - p));
+  const y = fromOp(
+    native.binary(Bin.Mul, x._h('dropout'), mask._h('dropout'), x.shape as number[], contiguousStrides(x.shape), contiguousStrides(x.shape)),
+    x.shape,
+    'DropoutBackward',
+    [x],
+    (g) => [binaryRaw('dropout', Bin.Mul, g, mask)],
+    () => mask.dispose(),
+  );
   return y;
+}
+
+function contiguousStrides(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = s;
+    s *= shape[i];
+  }
+  return st;
 }
 
 export interface BatchNormOptions {

@@ -21,7 +21,7 @@ export class SGD extends Optimizer<SGDGroup> {
     checkRange(name, 'momentum', o.momentum, 0);
     checkRange(name, 'dampening', o.dampening, 0, 1);
     checkRange(name, 'weightDecay', o.weightDecay, 0);
-    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new Error(`${name}: nesterov needs momentum > 0 and dampening 0`);
+    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new RangeError(`${name}: nesterov needs momentum > 0 and dampening 0`);
   }
   /** One native call per parameter: d = g + wd·p; buf = μ·buf + (1−τ)·d; p −= lr·(nesterov ? d + μ·buf : buf). */
   step(): void {
