@@ -806,6 +806,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("poolTrim", PoolTrim);
   EXPORT("poolSetLimit", PoolSetLimit);
 #undef EXPORT
+  init_plan(env, exports);
   num_threads();  // start the pool and pin OpenBLAS to one thread now
   return exports;
 }

@@ -197,26 +197,30 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
   }
   const double flops = 2.0 * M * N * K;
   const int T = num_threads();
-  if (!allow_parallel || T <= 1 || tl_in_parallel || flops < 8.0e6) {
+  if (!allow_parallel || T <= 1 || flops < 8.0e6) {
     cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  // Split the larger output dimension into panels aligned to 16 (one AVX-512 vector).
-  if (N >= M) {
-    int64_t panels = std::max<int64_t>(1, N / 16);
-    parallel_for(panels, 1, [&](int64_t b, int64_t e) {
-      int64_t n0 = b * 16, n1 = e == panels ? N : e * 16;
-      const float* Bp = transB ? B + n0 * ldb : B + n0;
-      cblas_sgemm(CblasRowMajor, ta, tb, M, n1 - n0, K, alpha, A, lda, Bp, ldb, beta, C + n0, ldc);
-    });
-  } else {
-    int64_t panels = std::max<int64_t>(1, M / 16);
-    parallel_for(panels, 1, [&](int64_t b, int64_t e) {
-      int64_t m0 = b * 16, m1 = e == panels ? M : e * 16;
-      const float* Ap = transA ? A + m0 : A + m0 * lda;
-      cblas_sgemm(CblasRowMajor, ta, tb, m1 - m0, N, K, alpha, Ap, lda, B, ldb, beta, C + m0 * ldc, ldc);
-    });
-  }
+  // Split the larger output dimension into T panels aligned to 16 (one AVX-512
+  // vector). The panels depend only on the shape and T, and run serially when
+  // the pool is busy, so every element is computed by the same sgemm call either
+  // way: results are bitwise identical on any thread, sync or async.
+  const bool split_n = N >= M;
+  const int64_t dim = split_n ? N : M;
+  const int64_t units = std::max<int64_t>(1, dim / 16);
+  const int64_t chunks = std::min<int64_t>(T, units);
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+      const int64_t a = units * c / chunks * 16, b = c + 1 == chunks ? dim : units * (c + 1) / chunks * 16;
+      if (split_n) {
+        const float* Bp = transB ? B + a * ldb : B + a;
+        cblas_sgemm(CblasRowMajor, ta, tb, M, b - a, K, alpha, A, lda, Bp, ldb, beta, C + a, ldc);
+      } else {
+        const float* Ap = transA ? A + a : A + a * lda;
+        cblas_sgemm(CblasRowMajor, ta, tb, b - a, N, K, alpha, Ap, lda, B, ldb, beta, C + a * ldc, ldc);
+      }
+    }
+  });
 }
 
 }  // namespace blasnet

@@ -61,7 +61,7 @@ if (!openblasPresent()) {
   process.exit(1);
 }
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const args = [cmakeJs, force ? 'rebuild' : 'compile', '--log-level', 'warn'];
+const args = [cmakeJs, process.argv.includes('--clean') ? 'rebuild' : 'compile', '--log-level', 'warn'];
 if (debug) args.push('--debug');
 args.push(...extraDefines);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });

@@ -60,7 +60,8 @@ export function convOutSize(inp: number, k: number, s: number, before: number, a
   return Math.floor((inp + before + after - d * (k - 1) - 1) / s) + 1;
 }
 
-function convNd(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}): Tensor {
+/** @internal Validates a convolution and computes its native geometry and output shape. */
+export function convGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}): { geom: number[]; outShape: number[] } {
   const op = `conv${nd}d`;
   assertTensor(op, x, 'input');
   assertTensor(op, weight, 'weight');
@@ -104,6 +105,13 @@ function convNd(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | 
   const [D, H, W] = lift(sp, 1), [kd, kh, kw] = lift(ks, 1), [sd, sh, sw] = lift(stride, 1);
   const [pd, ph, pw] = lift(pads.map((p) => p[0]), 0), [dd, dh, dw] = lift(dil, 1), [OD, OH, OW] = lift(outSp, 1);
   const geom = [N, C, D, H, W, Cout, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, OD, OH, OW];
+  return { geom, outShape };
+}
+
+function convNd(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}): Tensor {
+  const op = `conv${nd}d`;
+  const { geom, outShape } = convGeometry(nd, x, weight, bias, opts);
+  const Cout = weight.shape[0];
   const h = native.convForward(x._h(op), weight._h(op), bias ? bias._h(op) : null, geom);
   const b = bias ?? null;
   return fromOp(h, outShape, `Conv${nd}dBackward`, b ? [x, weight, b] : [x, weight], (g) => {

@@ -38,12 +38,14 @@ export function poolOutSize(L: number, k: number, s: number, p: number, ceil: bo
   return o;
 }
 
-interface Geometry {
+/** @internal */
+export interface Geometry {
   geom: number[];
   outShape: number[];
 }
 
-function geometry(op: string, nd: number, x: Tensor, opts: PoolOptions): Geometry {
+/** @internal Validates a pooling call and computes its native geometry and output shape. */
+export function poolGeometry(op: string, nd: number, x: Tensor, opts: PoolOptions): Geometry {
   assertTensor(op, x, 'input');
   x._check(op);
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: options must be an object with kernelSize, got ${describe(opts)}`);
@@ -70,7 +72,7 @@ function geometry(op: string, nd: number, x: Tensor, opts: PoolOptions): Geometr
 
 function maxPool(nd: number, x: Tensor, opts: PoolOptions): Tensor {
   const op = `maxPool${nd}d`;
-  const { geom, outShape } = geometry(op, nd, x, opts);
+  const { geom, outShape } = poolGeometry(op, nd, x, opts);
   const [y, idx] = native.maxPoolForward(x._h(op), geom);
   return fromOp(
     y,
@@ -84,7 +86,7 @@ function maxPool(nd: number, x: Tensor, opts: PoolOptions): Tensor {
 
 function avgPool(nd: number, x: Tensor, opts: PoolOptions): Tensor {
   const op = `avgPool${nd}d`;
-  const { geom, outShape } = geometry(op, nd, x, opts);
+  const { geom, outShape } = poolGeometry(op, nd, x, opts);
   const inc = opts.countIncludePad ?? true;
   return fromOp(native.avgPoolForward(x._h(op), geom, inc), outShape, `AvgPool${nd}dBackward`, [x], (g) => [
     Tensor._wrap(native.avgPoolBackward(g._h(op), geom, inc), x.shape),
