@@ -19,35 +19,58 @@ void over_planes(int64_t planes, int64_t work, F&& f) {
 
 }  // namespace
 
+// NaN propagates (the first NaN in a window wins), as in PyTorch.
 void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx) {
   const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
+  const bool flat = g.D == 1 && g.kd == 1 && g.pd == 0 && g.OD == 1;  // 1-D and 2-D
   over_planes(g.planes, out * g.kd * g.kh * g.kw, [&](int64_t p) {
     const float* xp = x + p * in;
     float* yp = y + p * out;
     int32_t* ip = idx + p * out;
-    for (int64_t od = 0; od < g.OD; od++) {
-      const int64_t z0 = od * g.sd - g.pd, z1 = std::min(z0 + g.kd, g.D);
+    if (flat && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H && 2 * g.OW <= g.W) {
+      // the common 2×2 / stride 2 window, unrolled
       for (int64_t oh = 0; oh < g.OH; oh++) {
-        const int64_t y0 = oh * g.sh - g.ph, y1 = std::min(y0 + g.kh, g.H);
+        const float* r0 = xp + 2 * oh * g.W;
+        const float* r1 = r0 + g.W;
         for (int64_t ow = 0; ow < g.OW; ow++) {
-          const int64_t x0 = ow * g.sw - g.pw, x1 = std::min(x0 + g.kw, g.W);
-          float best = -std::numeric_limits<float>::infinity();
-          int64_t bi = -1;
-          for (int64_t z = std::max<int64_t>(z0, 0); z < z1; z++)
-            for (int64_t yy = std::max<int64_t>(y0, 0); yy < y1; yy++)
-              for (int64_t xx = std::max<int64_t>(x0, 0); xx < x1; xx++) {
-                const int64_t k = (z * g.H + yy) * g.W + xx;
-                const float v = xp[k];
-                if (bi < 0 || v > best || v != v) {
+          const int64_t c = 2 * ow;
+          float best = r0[c];
+          int32_t bi = static_cast<int32_t>(2 * oh * g.W + c);
+          if (best == best) {
+            const float a = r0[c + 1], b2 = r1[c], d = r1[c + 1];
+            if (a > best || a != a) best = a, bi = static_cast<int32_t>(2 * oh * g.W + c + 1);
+            if (best == best && (b2 > best || b2 != b2)) best = b2, bi = static_cast<int32_t>((2 * oh + 1) * g.W + c);
+            if (best == best && (d > best || d != d)) best = d, bi = static_cast<int32_t>((2 * oh + 1) * g.W + c + 1);
+          }
+          yp[oh * g.OW + ow] = best;
+          ip[oh * g.OW + ow] = bi;
+        }
+      }
+      return;
+    }
+    for (int64_t od = 0; od < g.OD; od++) {
+      const int64_t z0 = std::max<int64_t>(od * g.sd - g.pd, 0), z1 = std::min(od * g.sd - g.pd + g.kd, g.D);
+      for (int64_t oh = 0; oh < g.OH; oh++) {
+        const int64_t y0 = std::max<int64_t>(oh * g.sh - g.ph, 0), y1 = std::min(oh * g.sh - g.ph + g.kh, g.H);
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+          const int64_t x0 = std::max<int64_t>(ow * g.sw - g.pw, 0), x1 = std::min(ow * g.sw - g.pw + g.kw, g.W);
+          int64_t bi = (z0 * g.H + y0) * g.W + x0;
+          float best = xp[bi];
+          for (int64_t z = z0; z < z1 && best == best; z++)
+            for (int64_t yy = y0; yy < y1 && best == best; yy++) {
+              const float* row = xp + (z * g.H + yy) * g.W;
+              for (int64_t xx = x0; xx < x1; xx++) {
+                const float v = row[xx];
+                if (v > best || v != v) {
                   best = v;
-                  bi = k;
-                  if (v != v) goto done;
+                  bi = (z * g.H + yy) * g.W + xx;
+                  if (v != v) break;
                 }
               }
-        done:
+            }
           const int64_t o = (od * g.OH + oh) * g.OW + ow;
           yp[o] = best;
-          ip[o] = static_cast<int32_t>(bi < 0 ? 0 : bi);
+          ip[o] = static_cast<int32_t>(bi);
         }
       }
     }

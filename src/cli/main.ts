@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { backendInfo, models, nn, data, tensor, noGrad, setNumThreads, type Tensor } from '../index';
 import { loadWithMetadata } from '../io/checkpoint';
 import { DatasetMissingError } from '../data/mnist';
@@ -23,10 +23,17 @@ function int(name: string, min: number) {
     return n;
   };
 }
-function positive(name: string) {
+function nonNegative(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    return n;
+  };
+}
+function positive(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
     return n;
   };
 }
@@ -50,7 +57,11 @@ export function buildProgram(): Command {
   const program = new Command('blasnet')
     .description('LeNet-5 on MNIST with blasnet: train, evaluate, predict, visualise')
     .version(pkg.version)
-    .showHelpAfterError();
+    .exitOverride()
+    .configureOutput({
+      // commander's own errors become one line, like the library's
+      outputError: (msg, write) => write(`blasnet: ${msg.replace(/^error: /, '').trim()} (see --help)\n`),
+    });
 
   program
     .command('train')
@@ -61,14 +72,15 @@ export function buildProgram(): Command {
     .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam', 'adamw']).default('adam'))
     .option('--lr <lr>', 'peak learning rate (default: 0.002 for adam/adamw, 0.05 for sgd)', positive('--lr'))
-    .option('--momentum <m>', 'SGD momentum (Nesterov when > 0)', positive('--momentum'), 0.9)
-    .option('--weight-decay <wd>', 'weight decay', positive('--weight-decay'), 0)
+    .option('--momentum <m>', 'SGD momentum (Nesterov when > 0)', nonNegative('--momentum'), 0.9)
+    .option('--weight-decay <wd>', 'weight decay', nonNegative('--weight-decay'), 0)
     .addOption(new Option('--scheduler <name>', 'learning-rate schedule').choices(['none', 'step', 'cosine', 'onecycle']).default('cosine'))
     .addOption(threadsOption())
     .option('--seed <n>', 'random seed (weights and shuffling)', int('--seed', 0), 0)
     .option('--out <dir>', 'output directory', 'runs/lenet')
     .option('--resume', 'continue the run in --out from its last epoch', false)
     .option('--limit <n>', 'use only the first n training images (quick runs)', int('--limit', 1))
+    .option('--stop-after <n>', 'stop after n epochs of this invocation; the schedule still spans --epochs (continue with --resume)', int('--stop-after', 1))
     .option('--no-progress', 'no progress bar (one line per epoch)')
     .action((o) => {
       const lr = o.lr ?? (o.optimizer === 'sgd' ? 0.05 : 0.002);
@@ -198,6 +210,11 @@ export function main(argv = process.argv): void {
   try {
     buildProgram().parse(argv);
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed
+      process.exitCode = e.exitCode;
+      return;
+    }
     const err = e as Error;
     // Library errors already name the op; the dataset error says what to install.
     console.error(err instanceof DatasetMissingError ? err.message : `blasnet: ${err.message}`);

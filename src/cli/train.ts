@@ -28,6 +28,8 @@ export interface TrainOptions {
   out: string;
   resume: boolean;
   limit?: number;
+  /** Stop after this many epochs in this invocation; the schedule still spans `epochs` (continue with --resume). */
+  stopAfter?: number;
   progress: boolean;
 }
 
@@ -124,7 +126,12 @@ export function train(o: TrainOptions, log: (s: string) => void = console.log): 
     }
     for (const [idx, scalars] of Object.entries(meta.scalars ?? {}) as [string, Record<string, number>][]) Object.assign((state[Number(idx)] ??= {}), scalars);
     opt.loadStateDict({ state, paramGroups: meta.paramGroups });
-    if (sched && meta.scheduler) sched.loadStateDict(meta.scheduler);
+    if (sched && meta.scheduler) {
+      const planned = meta.options?.epochs;
+      if (planned !== undefined && planned !== o.epochs && o.scheduler !== 'none')
+        log(`note: the run was planned for ${planned} epochs; the ${o.scheduler} schedule is re-planned for ${o.epochs} from epoch ${meta.epoch}`);
+      sched.loadStateDict(meta.scheduler);
+    }
     startEpoch = meta.epoch;
     history = meta.history ?? [];
     loader.epoch = startEpoch;
@@ -138,7 +145,8 @@ export function train(o: TrainOptions, log: (s: string) => void = console.log): 
   log(`training LeNet (${o.variant}) on ${o.data === 'mnist' ? 'MNIST' : o.data}: ${trainSet.length} train / ${testSet.length} test images, ` +
     `${o.epochs} epochs, batch ${o.batchSize}, ${o.optimizer} lr ${o.lr}, scheduler ${o.scheduler}, ${getNumThreads()} threads, seed ${o.seed}`);
 
-  for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
+  const endEpoch = o.stopAfter ? Math.min(o.epochs, startEpoch + o.stopAfter) : o.epochs;
+  for (let epoch = startEpoch; epoch < endEpoch; epoch++) {
     model.train();
     const bar = o.progress
       ? new SingleBar({
