@@ -87,7 +87,10 @@ class ThreadPool {
   void start(int n) {
     size_ = std::max(1, n);
     stop_ = false;
-    for (int i = 1; i < size_; i++) workers_.emplace_back([this] { loop(); });
+    // A worker must start from the generation current now: a thread scheduled
+    // late must still see a stop (or job) issued before it first ran.
+    const uint64_t gen = generation_.load();
+    for (int i = 1; i < size_; i++) workers_.emplace_back([this, gen] { loop(gen); });
   }
 
   void stop_workers() {
@@ -119,8 +122,7 @@ class ThreadPool {
     tl_in_parallel = false;
   }
 
-  void loop() {
-    uint64_t seen = generation_.load();
+  void loop(uint64_t seen) {
     for (;;) {
       // Spin briefly: steps issue kernels back to back, and waking from a
       // condition variable costs tens of microseconds.
