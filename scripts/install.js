@@ -2,7 +2,7 @@
 // npm install hook: use a matching prebuilt binary when there is one, otherwise
 // build from source with cmake-js. Missing prerequisites end in one clear line.
 'use strict';
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -11,13 +11,21 @@ const force = process.argv.includes('--force');
 const debug = process.argv.includes('--debug');
 const extraDefines = process.argv.filter((a) => a.startsWith('--CD')); // e.g. --CDBLASNET_SANITIZE=ON
 
-function hasPrebuild() {
+// The binary node-gyp-build would load (a prebuilt one for this platform, or an
+// earlier build), if it loads here. A prebuild can match by name and still not
+// load (built against a newer glibc than this machine's, say): then build from
+// source, into build/Release, which node-gyp-build prefers.
+function usableBinary() {
+  let file;
   try {
-    require('node-gyp-build').path(root);
-    return true;
+    file = require('node-gyp-build').path(root);
   } catch {
-    return false;
+    return { file: null };
   }
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { encoding: 'utf8' });
+  if (r.status === 0) return { file, ok: true };
+  const reason = (r.stderr || '').split('\n').find((l) => /Error/.test(l)) || `exit status ${r.status}`;
+  return { file, ok: false, reason: reason.trim() };
 }
 
 function have(cmd, args = ['--version']) {
@@ -45,8 +53,12 @@ function openblasPresent() {
   return candidates.some((p) => fs.existsSync(p));
 }
 
-if (!force && hasPrebuild()) {
+const binary = force ? { file: null } : usableBinary();
+if (binary.ok) {
   process.exit(0);
+}
+if (binary.file) {
+  console.error(`blasnet: ${path.relative(root, binary.file)} does not load here (${binary.reason}); building from source.`);
 }
 if (!have('cmake')) {
   console.error(hint('cmake is missing'));
