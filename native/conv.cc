@@ -103,7 +103,7 @@ void over_batch(const ConvGeom& g, F&& body) {
 
 }  // namespace
 
-void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y) {
+void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu) {
   const int64_t G = g.groups, Mg = g.Cout / G, Kg = g.C / G * g.kvol(), P = g.out_plane();
   const bool direct = g.pointwise();
   const bool lone = !(g.N >= 2 && num_threads() > 1);  // let gemm split when the batch cannot be
@@ -122,6 +122,8 @@ void conv_forward(const ConvGeom& g, const float* x, const float* w, const float
       for (int64_t gi = 0; gi < G; gi++)
         gemm(false, false, Mg, P, Kg, 1.f, w + gi * Mg * Kg, Kg, cn + gi * Kg * P, P, bias ? 1.f : 0.f,
              yn + gi * Mg * P, P, lone);
+      if (relu)
+        for (int64_t i = 0; i < g.Cout * P; i++) yn[i] = yn[i] > 0.f ? yn[i] : 0.f;
     }
   });
 }

@@ -49,7 +49,7 @@ void softmax_backward(const float* gy, const float* y, float* gx, int64_t outer,
 void matmul(const float* A, const float* B, float* C, int64_t batch, int64_t M, int64_t N, int64_t K,
             bool transA, bool transB, int64_t a_bstride, int64_t b_bstride, float beta);
 // y[N, out] = x[N, in] W[out, in]^T + b
-void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N, int64_t in, int64_t out);
+void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N, int64_t in, int64_t out, bool relu = false);
 
 // ---- convolution: generic over 3 spatial dims (1-D and 2-D use size-1 dims) -----
 struct ConvGeom {
@@ -68,7 +68,8 @@ struct ConvGeom {
            OD == D && OH == H && OW == W;
   }
 };
-void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y);
+// relu: apply max(0, .) to the output while it is still in cache (inference plans)
+void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu = false);
 // Any of gx / gw / gb may be null (not needed). gw and gb are overwritten.
 void conv_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb);
 
@@ -77,7 +78,8 @@ struct PoolGeom {
   int64_t planes, D, H, W, OD, OH, OW;
   int64_t kd, kh, kw, sd, sh, sw, pd, ph, pw;
 };
-void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx);
+// idx may be null (inference: no backward); relu applies max(0, .) to the pooled values
+void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx, bool relu = false);
 void max_pool_backward(const PoolGeom& g, const float* gy, const int32_t* idx, float* gx);
 void avg_pool_forward(const PoolGeom& g, const float* x, float* y, bool count_include_pad);
 void avg_pool_backward(const PoolGeom& g, const float* gy, float* gx, bool count_include_pad);

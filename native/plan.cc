@@ -34,6 +34,7 @@ struct Step {
   float scalar = 0.f;
   int64_t a = 0, b = 0, c = 0, d = 0, e = 0;  // op-specific sizes
   bool log = false;
+  bool relu = false;  // fused max(0, .) on the output
   Buffer w, bias, mean, invstd;
 };
 
@@ -63,7 +64,7 @@ void run_plan(const Plan& p, const float* x, float* y, int64_t N) {
       case kConv: {
         ConvGeom g = s.conv;
         g.N = N;
-        conv_forward(g, cur, s.w.data(), s.bias.data(), dst);
+        conv_forward(g, cur, s.w.data(), s.bias.data(), dst, s.relu);
         break;
       }
       case kAct:
@@ -72,8 +73,7 @@ void run_plan(const Plan& p, const float* x, float* y, int64_t N) {
       case kMaxPool: {
         PoolGeom g = s.pool;
         g.planes *= N;
-        Scratch idx(static_cast<size_t>(N * s.out));
-        max_pool_forward(g, cur, dst, reinterpret_cast<int32_t*>(idx.p));
+        max_pool_forward(g, cur, dst, nullptr, s.relu);
         break;
       }
       case kAvgPool: {
@@ -86,7 +86,7 @@ void run_plan(const Plan& p, const float* x, float* y, int64_t N) {
         adaptive_avg_pool_forward(s.a * N, s.b, s.c, s.d, s.e, cur, dst);
         break;
       case kLinear:
-        linear_forward(cur, s.w.data(), s.bias.data(), dst, N, s.in, s.out);
+        linear_forward(cur, s.w.data(), s.bias.data(), dst, N, s.in, s.out, s.relu);
         break;
       case kBatchNorm: {  // y = (x - mean) * invstd * gamma + beta, per channel; a = C, b = S
         const int64_t C = s.a, S = s.b;
@@ -173,6 +173,8 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
     s.op = static_cast<int>(num(o, "op"));
     s.in = num(o, "in");
     s.out = num(o, "out");
+    s.relu = o.Get("relu").ToBoolean().Value();
+    if (s.relu && s.op != kConv && s.op != kLinear && s.op != kMaxPool) throw Napi::Error::New(env, "blasnet native: plan relu fusion only on conv, linear and max pool");
     if (s.in != cur) throw Napi::Error::New(env, "blasnet native: plan step " + std::to_string(i) + " expects " + std::to_string(s.in) + " inputs per sample but gets " + std::to_string(cur));
     switch (s.op) {
       case kConv: {

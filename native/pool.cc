@@ -20,13 +20,13 @@ void over_planes(int64_t planes, int64_t work, F&& f) {
 }  // namespace
 
 // NaN propagates (the first NaN in a window wins), as in PyTorch.
-void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx) {
+void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx, bool relu) {
   const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
   const bool flat = g.D == 1 && g.kd == 1 && g.pd == 0 && g.OD == 1;  // 1-D and 2-D
   over_planes(g.planes, out * g.kd * g.kh * g.kw, [&](int64_t p) {
     const float* xp = x + p * in;
     float* yp = y + p * out;
-    int32_t* ip = idx + p * out;
+    int32_t* ip = idx ? idx + p * out : nullptr;
     if (flat && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H && 2 * g.OW <= g.W) {
       // the common 2×2 / stride 2 window, unrolled
       for (int64_t oh = 0; oh < g.OH; oh++) {
@@ -42,8 +42,8 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx)
             if (best == best && (b2 > best || b2 != b2)) best = b2, bi = static_cast<int32_t>((2 * oh + 1) * g.W + c);
             if (best == best && (d > best || d != d)) best = d, bi = static_cast<int32_t>((2 * oh + 1) * g.W + c + 1);
           }
-          yp[oh * g.OW + ow] = best;
-          ip[oh * g.OW + ow] = bi;
+          yp[oh * g.OW + ow] = relu && !(best > 0.f) ? 0.f : best;
+          if (ip) ip[oh * g.OW + ow] = bi;
         }
       }
       return;
@@ -69,8 +69,8 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx)
               }
             }
           const int64_t o = (od * g.OH + oh) * g.OW + ow;
-          yp[o] = best;
-          ip[o] = static_cast<int32_t>(bi);
+          yp[o] = relu && !(best > 0.f) ? 0.f : best;
+          if (ip) ip[o] = static_cast<int32_t>(bi);
         }
       }
     }

@@ -103,11 +103,13 @@ void matmul(const float* A, const float* B, float* C, int64_t batch, int64_t M, 
   }
 }
 
-void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N, int64_t in, int64_t out) {
+void linear_forward(const float* x, const float* W, const float* b, float* y, int64_t N, int64_t in, int64_t out, bool relu) {
   if (b) {
     for (int64_t n = 0; n < N; n++) std::copy(b, b + out, y + n * out);
   }
   gemm(false, true, N, out, in, 1.f, x, in, W, in, b ? 1.f : 0.f, y, out);
+  if (relu)
+    for (int64_t i = 0; i < N * out; i++) y[i] = y[i] > 0.f ? y[i] : 0.f;
 }
 
 }  // namespace blasnet
