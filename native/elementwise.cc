@@ -121,6 +121,9 @@ void unary(int op, const float* x, float* out, int64_t n, float s) {
     case kLog1p: return run([](float v) { return std::log1p(v); });
     case kRsqrt: return run([](float v) { return 1.f / std::sqrt(v); });
     case kLeakyRelu: return run([s](float v) { return v > 0.f ? v : v * s; });
+    case kDivScalar: return run([s](float v) { return v / s; });
+    case kGeScalar: return run([s](float v) { return v >= s ? 1.f : 0.f; });
+    case kLeScalar: return run([s](float v) { return v <= s ? 1.f : 0.f; });
     default: throw Error("unary: unknown op " + std::to_string(op));
   }
 }

@@ -14,7 +14,7 @@ enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kGt, kLt, 
 enum UnaryOp {
   kNeg = 0, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh, kAbs, kSquare, kReciprocal,
   kAddScalar, kMulScalar, kPowScalar, kRsubScalar, kRdivScalar, kClampMin, kClampMax, kSign,
-  kGtScalar, kLtScalar, kLog1p, kRsqrt, kLeakyRelu
+  kGtScalar, kLtScalar, kLog1p, kRsqrt, kLeakyRelu, kDivScalar, kGeScalar, kLeScalar
 };
 enum ActBackward { kReluBackward = 0, kSigmoidBackward, kTanhBackward };
 

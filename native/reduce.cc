@@ -58,8 +58,9 @@ void softmax(const float* x, float* y, int64_t outer, int64_t size, int64_t inne
       double sum = 0.0;
       for (int64_t s = 0; s < size; s++) sum += std::exp(static_cast<double>(p[s * inner] - mx));
       if (log) {
-        const float lse = static_cast<float>(std::log(sum)) + mx;
-        for (int64_t s = 0; s < size; s++) q[s * inner] = p[s * inner] - lse;
+        // (x - max) - log(sum): adding max back first would lose the small term
+        const float ls = static_cast<float>(std::log(sum));
+        for (int64_t s = 0; s < size; s++) q[s * inner] = (p[s * inner] - mx) - ls;
       } else {
         const double inv = 1.0 / sum;
         for (int64_t s = 0; s < size; s++) q[s * inner] = static_cast<float>(std::exp(static_cast<double>(p[s * inner] - mx)) * inv);

@@ -4,7 +4,7 @@ export const enum Bin { Add = 0, Sub, Mul, Div, Pow, Maximum, Minimum, Gt, Lt, G
 export const enum Un {
   Neg = 0, Exp, Log, Sqrt, Relu, Sigmoid, Tanh, Abs, Square, Reciprocal,
   AddScalar, MulScalar, PowScalar, RsubScalar, RdivScalar, ClampMin, ClampMax, Sign,
-  GtScalar, LtScalar, Log1p, Rsqrt, LeakyRelu,
+  GtScalar, LtScalar, Log1p, Rsqrt, LeakyRelu, DivScalar, GeScalar, LeScalar,
 }
 /** @internal */
 export const enum Act { ReluBackward = 0, SigmoidBackward, TanhBackward }

@@ -77,10 +77,24 @@ export function add(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
     const s = b * alpha;
     return fromOp(unaryOp(Un.AddScalar, a, s), a.shape, 'AddBackward', [a], (g) => [g]);
   }
-  if (alpha !== 1) b = mul(b, alpha);
+  if (alpha !== 1) return scaledBinary('add', Bin.Add, a, b, alpha);
   return binary('add', Bin.Add, a, b, (g) => [
     a.requiresGrad ? sumTo(b.requiresGrad ? g.clone() : g, a.shape) : null,
     b.requiresGrad ? sumTo(g, b.shape) : null,
+  ]);
+}
+
+/** a ± alpha·b: the scaled copy of b is a temporary, not part of the graph. */
+function scaledBinary(name: string, code: Bin.Add | Bin.Sub, a: Tensor, b: Tensor, alpha: number): Tensor {
+  b._check(name);
+  const bs = rawScale(b, alpha);
+  const shape = broadcastShapes(name, a.shape, b.shape);
+  const h = native.binary(code, a._h(name), bs._h(name), shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  bs.dispose();
+  const sign = code === Bin.Add ? alpha : -alpha;
+  return fromOp(h, shape, code === Bin.Add ? 'AddBackward' : 'SubBackward', [a, b], (g) => [
+    a.requiresGrad ? sumTo(g.clone(), a.shape) : null,
+    b.requiresGrad ? sumTo(rawScale(g, sign), b.shape) : null,
   ]);
 }
 
@@ -89,7 +103,7 @@ export function sub(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
   checkOperand('sub', b, 'other');
   a._check('sub');
   if (typeof b === 'number') return add(a, -b * alpha);
-  if (alpha !== 1) b = mul(b, alpha);
+  if (alpha !== 1) return scaledBinary('sub', Bin.Sub, a, b, alpha);
   return binary('sub', Bin.Sub, a, b, (g) => [
     a.requiresGrad ? sumTo(g.clone(), a.shape) : null,
     b.requiresGrad ? sumTo(rawNeg(g), b.shape) : null,
@@ -125,7 +139,13 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
 export function div(a: Tensor, b: Tensor | number): Tensor {
   checkOperand('div', b, 'other');
   a._check('div');
-  const bt = typeof b === 'number' ? scalarTensor(b) : b;
+  if (typeof b === 'number') {
+    const s = b;
+    return fromOp(unaryOp(Un.DivScalar, a, s), a.shape, 'DivBackward', [a], (g) => [
+      Tensor._wrap(native.unary(Un.DivScalar, g._h('div'), s), g.shape),
+    ]);
+  }
+  const bt = b;
   const out = binary('div', Bin.Div, a, bt, (g) => {
     const ga = a.requiresGrad ? sumTo(binaryRaw('div', Bin.Div, g, bt), a.shape) : null;
     let gb: Tensor | null = null;
@@ -246,39 +266,62 @@ export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
   });
 }
 
-function minmax(name: string, code: Bin, a: Tensor, b: Tensor | number): Tensor {
+function minmax(name: string, code: Bin.Maximum | Bin.Minimum, a: Tensor, b: Tensor | number): Tensor {
   checkOperand(name, b, 'other');
   a._check(name);
-  const bt = typeof b === 'number' ? scalarTensor(b) : b;
-  const out = binary(name, code, a, bt, (g) => {
-    // Gradient goes to the side that was selected (to a on ties).
-    const pick = binaryRaw(name, Bin.Eq, out, a);
-    const ga = a.requiresGrad ? sumTo(rawMul(g, pick), a.shape) : null;
-    let gb: Tensor | null = null;
-    if (bt.requiresGrad) {
-      native.unaryInplace(Un.RsubScalar, pick._h(name), 1);
-      gb = sumTo(rawMul(g, pick), bt.shape);
-    }
-    pick.dispose();
-    return [ga, gb];
+  if (typeof b === 'number') return code === Bin.Maximum ? clamp(a, b, undefined) : clamp(a, undefined, b);
+  const bt = b;
+  return binary(name, code, a, bt, (g) => {
+    // As PyTorch: the gradient goes to the selected side, split in half on ties.
+    const win = (x: Tensor, y: Tensor): Tensor => {
+      const sel = binaryRaw(name, code === Bin.Maximum ? Bin.Gt : Bin.Lt, x, y);
+      const tie = binaryRaw(name, Bin.Eq, x, y);
+      native.unaryInplace(Un.MulScalar, tie._h(name), 0.5);
+      const m = binaryRaw(name, Bin.Add, sel, tie);
+      sel.dispose();
+      tie.dispose();
+      const r = rawMul(g, m);
+      m.dispose();
+      return r;
+    };
+    return [a.requiresGrad ? sumTo(win(a, bt), a.shape) : null, bt.requiresGrad ? sumTo(win(bt, a), bt.shape) : null];
   });
-  return out;
 }
-/** Elementwise maximum. */
+/** Elementwise maximum (with a number: clamp from below). */
 export function maximum(a: Tensor, b: Tensor | number): Tensor {
   return minmax('maximum', Bin.Maximum, a, b);
 }
-/** Elementwise minimum. */
+/** Elementwise minimum (with a number: clamp from above). */
 export function minimum(a: Tensor, b: Tensor | number): Tensor {
   return minmax('minimum', Bin.Minimum, a, b);
 }
-/** Clamps into [min, max] (either bound optional). */
+/** Clamps into [min, max] (either bound optional); the gradient flows where min ≤ x ≤ max, as PyTorch. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  x._check('clamp');
   if (min === undefined && max === undefined) throw new Error('clamp: at least one of min or max is needed');
-  let r = x;
-  if (min !== undefined) r = maximum(r, min);
-  if (max !== undefined) r = minimum(r, max);
-  return r === x ? x.clone() : r;
+  for (const [k, v] of [['min', min], ['max', max]] as const)
+    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) throw new TypeError(`clamp: ${k} must be a number, got ${describe(v)}`);
+  let h: Handle;
+  if (min !== undefined) {
+    h = native.unary(Un.ClampMin, x._h('clamp'), min);
+    if (max !== undefined) native.unaryInplace(Un.ClampMax, h, max);
+  } else h = native.unary(Un.ClampMax, x._h('clamp'), max!);
+  return fromOp(h, x.shape, 'ClampBackward', [x], (g) => {
+    let mask: Tensor | null = null;
+    if (min !== undefined) mask = Tensor._wrap(native.unary(Un.GeScalar, x._h('clamp'), min), x.shape);
+    if (max !== undefined) {
+      const m2 = Tensor._wrap(native.unary(Un.LeScalar, x._h('clamp'), max), x.shape);
+      if (mask) {
+        const both = rawMul(mask, m2);
+        mask.dispose();
+        m2.dispose();
+        mask = both;
+      } else mask = m2;
+    }
+    const r = rawMul(g, mask!);
+    mask!.dispose();
+    return [r];
+  });
 }
 
 const CMP: Record<string, Bin> = { gt: Bin.Gt, lt: Bin.Lt, ge: Bin.Ge, le: Bin.Le, eq: Bin.Eq };

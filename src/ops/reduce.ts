@@ -151,7 +151,14 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     const s = r.shape.slice();
     if (a.ndim === 1) s.splice(s.length - 2, 1);
     if (b.ndim === 1) s.splice(s.length - 1, 1);
-    return viewAs(r, s, 'ViewBackward');
+    const out = viewAs(r, s, 'ViewBackward');
+    if (!recording(a, b)) {
+      // temporaries; when recording, the graph holds them until backward
+      if (A !== a) A.dispose();
+      if (B !== b) B.dispose();
+      r.dispose();
+    }
+    return out;
   }
   const [M, K] = a.shape.slice(-2), [K2, N] = b.shape.slice(-2);
   const ab = a.ndim === 3 ? a.shape[0] : 1, bb = b.ndim === 3 ? b.shape[0] : 1;
