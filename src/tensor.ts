@@ -90,6 +90,17 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Tensor>();
   collectTensors(result, kept);
+  // A returned tensor's graph must survive too, so backward can run after tidy.
+  const stack = [...kept];
+  while (stack.length) {
+    const node = stack.pop()!._node;
+    if (!node || node.released) continue;
+    for (const t of node.inputs)
+      if (!kept.has(t)) {
+        kept.add(t);
+        stack.push(t);
+      }
+  }
   for (const t of scope) if (!kept.has(t)) t.dispose();
   for (const t of kept) if (scope.has(t)) track(t);
   return result;
@@ -264,7 +275,7 @@ export class Tensor {
 
   /** The elements as nested arrays (a number for a 0-d tensor). */
   toArray(): number | NestedArray {
-    const d = this.data();
+    const d = native.toArray(this._h('toArray'));
     if (this.ndim === 0) return d[0];
     const build = (dim: number, off: number): NestedArray => {
       const n = this.shape[dim];

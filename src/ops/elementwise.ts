@@ -48,8 +48,8 @@ function scalarTensor(v: number): Tensor {
   return Tensor._wrap(native.alloc(1, v), []);
 }
 
-function unaryOp(op: Un, x: Tensor, s = 0): Handle {
-  return native.unary(op, x._h('op'), s);
+function unaryOp(op: Un, x: Tensor, s = 0, name = 'op'): Handle {
+  return native.unary(op, x._h(name), s);
 }
 
 /** @internal The raw broadcast binary op (no autograd). */
@@ -75,7 +75,7 @@ export function add(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
   a._check('add');
   if (typeof b === 'number') {
     const s = b * alpha;
-    return fromOp(unaryOp(Un.AddScalar, a, s), a.shape, 'AddBackward', [a], (g) => [g]);
+    return fromOp(unaryOp(Un.AddScalar, a, s, 'add'), a.shape, 'AddBackward', [a], (g) => [g]);
   }
   if (alpha !== 1) return scaledBinary('add', Bin.Add, a, b, alpha);
   return binary('add', Bin.Add, a, b, (g) => [
@@ -87,8 +87,8 @@ export function add(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
 /** a ± alpha·b: the scaled copy of b is a temporary, not part of the graph. */
 function scaledBinary(name: string, code: Bin.Add | Bin.Sub, a: Tensor, b: Tensor, alpha: number): Tensor {
   b._check(name);
-  const bs = rawScale(b, alpha);
   const shape = broadcastShapes(name, a.shape, b.shape);
+  const bs = rawScale(b, alpha);
   const h = native.binary(code, a._h(name), bs._h(name), shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
   bs.dispose();
   const sign = code === Bin.Add ? alpha : -alpha;
@@ -126,7 +126,7 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
   a._check('mul');
   if (typeof b === 'number') {
     const s = b;
-    return fromOp(unaryOp(Un.MulScalar, a, s), a.shape, 'MulBackward', [a], (g) => [rawScale(g, s)]);
+    return fromOp(unaryOp(Un.MulScalar, a, s, 'mul'), a.shape, 'MulBackward', [a], (g) => [rawScale(g, s)]);
   }
   const bb = b;
   return binary('mul', Bin.Mul, a, bb, (g) => [
@@ -141,7 +141,7 @@ export function div(a: Tensor, b: Tensor | number): Tensor {
   a._check('div');
   if (typeof b === 'number') {
     const s = b;
-    return fromOp(unaryOp(Un.DivScalar, a, s), a.shape, 'DivBackward', [a], (g) => [
+    return fromOp(unaryOp(Un.DivScalar, a, s, 'div'), a.shape, 'DivBackward', [a], (g) => [
       Tensor._wrap(native.unary(Un.DivScalar, g._h('div'), s), g.shape),
     ]);
   }
@@ -168,7 +168,7 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
   a._check('pow');
   if (typeof b === 'number') {
     const p = b;
-    return fromOp(unaryOp(Un.PowScalar, a, p), a.shape, 'PowBackward', [a], (g) => {
+    return fromOp(unaryOp(Un.PowScalar, a, p, 'pow'), a.shape, 'PowBackward', [a], (g) => {
       if (p === 0) return [Tensor._wrap(native.alloc(g.numel, 0), g.shape)];
       const d = Tensor._wrap(native.unary(Un.PowScalar, a._h('pow'), p - 1), a.shape); // a^(p-1)
       native.unaryInplace(Un.MulScalar, d._h('pow'), p);
@@ -200,22 +200,22 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
 
 /** -x */
 export function neg(x: Tensor): Tensor {
-  return fromOp(unaryOp(Un.Neg, x), x.shape, 'NegBackward', [x], (g) => [rawNeg(g)]);
+  return fromOp(unaryOp(Un.Neg, x, 0, 'neg'), x.shape, 'NegBackward', [x], (g) => [rawNeg(g)]);
 }
 
-function unaryWithOutput(name: string, code: Un, x: Tensor, grad: (g: Tensor, y: Tensor) => Tensor): Tensor {
+function unaryWithOutput(name: string, code: Un, x: Tensor, grad: (g: Tensor, y: Tensor) => Tensor, op: string): Tensor {
   let y: Tensor;
-  y = fromOp(unaryOp(code, x), x.shape, name, [x], (g) => [grad(g, y)]);
+  y = fromOp(unaryOp(code, x, 0, op), x.shape, name, [x], (g) => [grad(g, y)]);
   return y;
 }
 
 /** e^x */
 export function exp(x: Tensor): Tensor {
-  return unaryWithOutput('ExpBackward', Un.Exp, x, (g, y) => rawMul(g, y));
+  return unaryWithOutput('ExpBackward', Un.Exp, x, (g, y) => rawMul(g, y), 'exp');
 }
 /** natural log */
 export function log(x: Tensor): Tensor {
-  return fromOp(unaryOp(Un.Log, x), x.shape, 'LogBackward', [x], (g) => [binaryRaw('log', Bin.Div, g, x)]);
+  return fromOp(unaryOp(Un.Log, x, 0, 'log'), x.shape, 'LogBackward', [x], (g) => [binaryRaw('log', Bin.Div, g, x)]);
 }
 /** square root */
 export function sqrt(x: Tensor): Tensor {
@@ -223,11 +223,11 @@ export function sqrt(x: Tensor): Tensor {
     const t = binaryRaw('sqrt', Bin.Div, g, y);
     native.unaryInplace(Un.MulScalar, t._h('sqrt'), 0.5);
     return t;
-  });
+  }, 'sqrt');
 }
 /** |x| */
 export function abs(x: Tensor): Tensor {
-  return fromOp(unaryOp(Un.Abs, x), x.shape, 'AbsBackward', [x], (g) => {
+  return fromOp(unaryOp(Un.Abs, x, 0, 'abs'), x.shape, 'AbsBackward', [x], (g) => {
     const s = Tensor._wrap(native.unary(Un.Sign, x._h('abs')), x.shape);
     const r = rawMul(g, s);
     s.dispose();
@@ -237,7 +237,8 @@ export function abs(x: Tensor): Tensor {
 
 function activation(name: string, code: Un, back: Act, x: Tensor, s = 0): Tensor {
   let y: Tensor;
-  y = fromOp(unaryOp(code, x, s), x.shape, name, [x], (g) => [
+  const op = name.replace('Backward', '').replace(/^./, (c) => c.toLowerCase());
+  y = fromOp(unaryOp(code, x, s, op), x.shape, name, [x], (g) => [
     Tensor._wrap(native.activationBackward(back, g._h(name), y._h(name)), g.shape),
   ]);
   return y;
@@ -256,7 +257,7 @@ export function tanh(x: Tensor): Tensor {
 }
 /** x if x > 0 else slope * x */
 export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
-  return fromOp(unaryOp(Un.LeakyRelu, x, slope), x.shape, 'LeakyReluBackward', [x], (g) => {
+  return fromOp(unaryOp(Un.LeakyRelu, x, slope, 'leakyRelu'), x.shape, 'LeakyReluBackward', [x], (g) => {
     const pos = Tensor._wrap(native.unary(Un.GtScalar, x._h('leakyRelu'), 0), x.shape); // 1 or 0
     native.unaryInplace(Un.MulScalar, pos._h('leakyRelu'), 1 - slope);
     native.unaryInplace(Un.AddScalar, pos._h('leakyRelu'), slope);
@@ -328,6 +329,9 @@ const CMP: Record<string, Bin> = { gt: Bin.Gt, lt: Bin.Lt, ge: Bin.Ge, le: Bin.L
 /** @internal Comparisons: 1 where true, 0 where false (no gradient). */
 export function compare(a: Tensor, b: Tensor | number, op: 'gt' | 'lt' | 'ge' | 'le' | 'eq'): Tensor {
   checkOperand(op, b, 'other');
+  a._check(op);
+  const scalarOp = { gt: Un.GtScalar, lt: Un.LtScalar, ge: Un.GeScalar, le: Un.LeScalar, eq: null }[op];
+  if (typeof b === 'number' && scalarOp !== null) return Tensor._wrap(native.unary(scalarOp, a._h(op), b), a.shape);
   const bt = typeof b === 'number' ? scalarTensor(b) : b;
   const r = binaryRaw(op, CMP[op], a, bt);
   if (bt !== b) bt.dispose();

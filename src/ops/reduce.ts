@@ -98,7 +98,16 @@ export function maxDim(x: Tensor, dim: number, keepdim = false): { values: Tenso
   const [v, a] = native.reduceMax(x._h('max'), o, s, i, true);
   const shape = reducedShape(x.shape, d, keepdim);
   const indices = Tensor._wrap(a!, shape);
-  const values = fromOp(v, shape, 'MaxBackward', [x], (g) => [routeToIndex(g, indices.data(), x.shape, d)]);
+  // backward keeps its own copy: the caller may dispose `indices`
+  const saved = recording(x) ? native.clone(a!) : null;
+  const values = fromOp(
+    v,
+    shape,
+    'MaxBackward',
+    [x],
+    (g) => [routeToIndex(g, native.toArray(saved!), x.shape, d)],
+    () => saved && native.free(saved),
+  );
   return { values, indices };
 }
 
@@ -145,6 +154,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new Error(`matmul: expected 1-, 2- or 3-d tensors, got shapes [${a.shape.join(',')}] and [${b.shape.join(',')}]`);
   // vectors: lift to matrices, then drop the added dim
   if (a.ndim === 1 || b.ndim === 1) {
+    const ka = a.shape[a.ndim - 1], kb = b.ndim === 1 ? b.shape[0] : b.shape[b.ndim - 2];
+    if (ka !== kb) throw new Error(`matmul: shapes [${a.shape.join(',')}] and [${b.shape.join(',')}] cannot be multiplied (${ka} != ${kb})`);
     const A = a.ndim === 1 ? viewAs(a, [1, a.shape[0]], 'ViewBackward') : a;
     const B = b.ndim === 1 ? viewAs(b, [b.shape[0], 1], 'ViewBackward') : b;
     const r = matmul(A, B);
