@@ -6,28 +6,51 @@
 //   backward weight:  gW[g] += gy_n[g] · col[g]^T   (summed over the batch)
 //   backward bias:    gb[c] = sum over n, p of gy[n, c, p]
 //
+// The lowering is batched: a tile of b samples is lowered side by side into one
+// col workspace [C*kvol, b*P], so each GEMM is b times wider, and the tile size
+// keeps the workspace near kTileFloats whatever the batch size. Outputs and
+// output gradients are moved between [b, Cout, P] and the GEMM's [Cout, b*P]
+// with row copies.
 // A 1x1, stride-1, unpadded convolution skips the lowering: x_n is already col.
 // Threads: with N >= 2 the batch is split over the pool and each worker runs
-// single-threaded sgemm on its own col workspace (one sample's worth, from the
-// pooled allocator); with N == 1 the GEMM itself is split (see gemm()).
+// single-threaded sgemm on its own tiles (workspaces from the pooled
+// allocator); with N == 1 the GEMM itself is split (see gemm()).
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <mutex>
+#include <vector>
 
 #include "kernels.h"
 
 namespace blasnet {
 namespace {
 
+// Floats of im2col workspace per worker that a tile aims for (4 MiB).
+constexpr int64_t kTileFloats = 1 << 20;
+
+// Tiles of the batch: up to kTileSamples samples, fewer when a tile's workspace
+// would pass kTileFloats. Tiles depend only on the shape — not on the thread
+// count or on which thread runs them — so results are bitwise the same with 1
+// or 8 threads, sync or async. 16 samples make wide GEMMs for small layers and
+// give every thread count up to 8 an even share of a batch of 128.
+constexpr int64_t kTileSamples = 16;
+struct Tiling {
+  int64_t size, count;
+};
+Tiling tiling(const ConvGeom& g) {
+  const int64_t per = std::max<int64_t>(1, g.C * g.kvol() * g.out_plane());
+  const int64_t size = g.pointwise() ? 1 : std::clamp<int64_t>(kTileFloats / per, 1, kTileSamples);
+  return {size, (g.N + size - 1) / size};
+}
+
 // col[(c, kz, ky, kx), (od, oh, ow)] = x[c, od*sd - pd + kz*dd, oh*sh - ph + ky*dh, ow*sw - pw + kx*dw]
-void im2col(const ConvGeom& g, const float* x, float* col) {
-  const int64_t P = g.out_plane(), OHW = g.OH * g.OW;
+// Rows of col are `ld` floats apart (ld = b*P when b samples share a tile).
+void im2col(const ConvGeom& g, const float* x, float* col, int64_t ld) {
+  const int64_t OHW = g.OH * g.OW;
   for (int64_t c = 0; c < g.C; c++)
     for (int64_t kz = 0; kz < g.kd; kz++)
       for (int64_t ky = 0; ky < g.kh; ky++)
         for (int64_t kx = 0; kx < g.kw; kx++) {
-          float* dst = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * P;
+          float* dst = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * ld;
           const int64_t ix0 = kx * g.dw - g.pw;
           // ow range whose input column lies inside [0, W)
           int64_t lo = 0, hi = g.OW;
@@ -66,14 +89,14 @@ void im2col(const ConvGeom& g, const float* x, float* col) {
 }
 
 // gx (zeroed here) = col2im(col): the adjoint of im2col.
-void col2im(const ConvGeom& g, const float* col, float* gx) {
-  const int64_t P = g.out_plane(), OHW = g.OH * g.OW;
+void col2im(const ConvGeom& g, const float* col, int64_t ld, float* gx) {
+  const int64_t OHW = g.OH * g.OW;
   std::memset(gx, 0, g.C * g.in_plane() * sizeof(float));
   for (int64_t c = 0; c < g.C; c++)
     for (int64_t kz = 0; kz < g.kd; kz++)
       for (int64_t ky = 0; ky < g.kh; ky++)
         for (int64_t kx = 0; kx < g.kw; kx++) {
-          const float* srcp = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * P;
+          const float* srcp = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * ld;
           const int64_t ix0 = kx * g.dw - g.pw;
           for (int64_t od = 0; od < g.OD; od++) {
             const int64_t iz = od * g.sd - g.pd + kz * g.dd;
@@ -92,13 +115,16 @@ void col2im(const ConvGeom& g, const float* col, float* gx) {
         }
 }
 
-// Runs body(n0, n1) over the batch: split across workers when N >= 2.
+// Runs body(tile index, first sample, samples) for every tile, across workers when N >= 2.
 template <typename F>
-void over_batch(const ConvGeom& g, F&& body) {
+void over_tiles(const ConvGeom& g, const Tiling& t, F&& body) {
+  auto run = [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; k++) body(k, k * t.size, std::min(t.size, g.N - k * t.size));
+  };
   if (g.N >= 2 && num_threads() > 1)
-    parallel_for(g.N, 1, body);
+    parallel_for(t.count, 1, run);
   else
-    body(0, g.N);
+    run(0, t.count);
 }
 
 }  // namespace
@@ -107,23 +133,27 @@ void conv_forward(const ConvGeom& g, const float* x, const float* w, const float
   const int64_t G = g.groups, Mg = g.Cout / G, Kg = g.C / G * g.kvol(), P = g.out_plane();
   const bool direct = g.pointwise();
   const bool lone = !(g.N >= 2 && num_threads() > 1);  // let gemm split when the batch cannot be
-  over_batch(g, [&](int64_t n0, int64_t n1) {
-    Scratch col(direct ? 0 : static_cast<size_t>(g.C * g.kvol() * P));
-    for (int64_t n = n0; n < n1; n++) {
-      const float* xn = x + n * g.C * g.in_plane();
-      float* yn = y + n * g.Cout * P;
-      const float* cn = xn;
-      if (!direct) {
-        im2col(g, xn, col.p);
-        cn = col.p;
-      }
-      if (bias)
-        for (int64_t c = 0; c < g.Cout; c++) std::fill(yn + c * P, yn + (c + 1) * P, bias[c]);
-      for (int64_t gi = 0; gi < G; gi++)
-        gemm(false, false, Mg, P, Kg, 1.f, w + gi * Mg * Kg, Kg, cn + gi * Kg * P, P, bias ? 1.f : 0.f,
-             yn + gi * Mg * P, P, lone);
-      if (relu)
-        for (int64_t i = 0; i < g.Cout * P; i++) yn[i] = yn[i] > 0.f ? yn[i] : 0.f;
+  const Tiling t = tiling(g);
+  over_tiles(g, t, [&](int64_t, int64_t t0, int64_t b) {
+    const int64_t L = b * P;
+    Scratch col(direct ? 0 : static_cast<size_t>(g.C * g.kvol() * L));
+    Scratch tile(b > 1 ? static_cast<size_t>(g.Cout * L) : 0);
+    const float* cn = x + t0 * g.C * g.in_plane();  // direct: the input is the col matrix
+    if (!direct) {
+      for (int64_t i = 0; i < b; i++) im2col(g, x + (t0 + i) * g.C * g.in_plane(), col.p + i * P, L);
+      cn = col.p;
+    }
+    float* yt = b > 1 ? tile.p : y + t0 * g.Cout * P;  // [Cout, b*P]
+    if (bias)
+      for (int64_t c = 0; c < g.Cout; c++) std::fill(yt + c * L, yt + (c + 1) * L, bias[c]);
+    for (int64_t gi = 0; gi < G; gi++)
+      gemm(false, false, Mg, L, Kg, 1.f, w + gi * Mg * Kg, Kg, cn + gi * Kg * L, L, bias ? 1.f : 0.f, yt + gi * Mg * L, L, lone);
+    if (b > 1)  // [Cout, b, P] → [b, Cout, P]
+      for (int64_t i = 0; i < b; i++)
+        for (int64_t c = 0; c < g.Cout; c++) std::memcpy(y + ((t0 + i) * g.Cout + c) * P, yt + c * L + i * P, P * sizeof(float));
+    if (relu) {
+      float* yo = y + t0 * g.Cout * P;
+      for (int64_t i = 0; i < b * g.Cout * P; i++) yo[i] = yo[i] > 0.f ? yo[i] : 0.f;
     }
   });
 }
@@ -148,49 +178,55 @@ void conv_backward(const ConvGeom& g, const float* x, const float* w, const floa
   }
   if (!gx && !gw) return;
 
-  // Each chunk of the batch accumulates its own weight gradient; the partials
-  // are summed in batch order afterwards so results do not depend on timing.
-  std::mutex mu;
-  std::map<int64_t, float*> partials;
+  // Each tile after the first accumulates its own weight gradient; they are
+  // summed in tile order afterwards, so the result does not depend on timing.
+  const Tiling t = tiling(g);
+  std::vector<float*> partials(gw ? t.count : 0, nullptr);
   if (gw) std::memset(gw, 0, wsize * sizeof(float));
-
-  over_batch(g, [&](int64_t n0, int64_t n1) {
-    Scratch col(gw && !direct ? static_cast<size_t>(g.C * g.kvol() * P) : 0);
-    Scratch dcol(gx && !direct ? static_cast<size_t>(g.C * g.kvol() * P) : 0);
-    const bool own = gw && n0 != 0;  // the first chunk writes gw itself
-    float* gwp = gw;
-    if (own) {
-      gwp = pool_alloc(wsize);
-      std::memset(gwp, 0, wsize * sizeof(float));
-    }
-    for (int64_t n = n0; n < n1; n++) {
-      const float* xn = x + n * g.C * g.in_plane();
-      const float* gyn = gy + n * g.Cout * P;
+  try {
+    over_tiles(g, t, [&](int64_t k, int64_t t0, int64_t b) {
+      const int64_t L = b * P;
+      Scratch col(gw && !direct ? static_cast<size_t>(g.C * g.kvol() * L) : 0);
+      Scratch dcol(gx && !direct ? static_cast<size_t>(g.C * g.kvol() * L) : 0);
+      Scratch tile(b > 1 ? static_cast<size_t>(g.Cout * L) : 0);
+      // the output gradient of the tile as [Cout, b*P]
+      const float* gyt = gy + t0 * g.Cout * P;
+      if (b > 1) {
+        for (int64_t i = 0; i < b; i++)
+          for (int64_t c = 0; c < g.Cout; c++) std::memcpy(tile.p + c * L + i * P, gy + ((t0 + i) * g.Cout + c) * P, P * sizeof(float));
+        gyt = tile.p;
+      }
       if (gw) {
-        const float* cn = xn;
+        float* gwp = gw;
+        if (k > 0) {
+          gwp = partials[k] = pool_alloc(wsize);
+          std::memset(gwp, 0, wsize * sizeof(float));
+        }
+        const float* cn = x + t0 * g.C * g.in_plane();
         if (!direct) {
-          im2col(g, xn, col.p);
+          for (int64_t i = 0; i < b; i++) im2col(g, x + (t0 + i) * g.C * g.in_plane(), col.p + i * P, L);
           cn = col.p;
         }
         for (int64_t gi = 0; gi < G; gi++)
-          gemm(false, true, Mg, Kg, P, 1.f, gyn + gi * Mg * P, P, cn + gi * Kg * P, P, 1.f, gwp + gi * Mg * Kg, Kg, lone);
+          gemm(false, true, Mg, Kg, L, 1.f, gyt + gi * Mg * L, L, cn + gi * Kg * L, L, 1.f, gwp + gi * Mg * Kg, Kg, lone);
       }
       if (gx) {
-        float* gxn = gx + n * g.C * g.in_plane();
-        float* dst = direct ? gxn : dcol.p;
+        float* dst = direct ? gx + t0 * g.C * g.in_plane() : dcol.p;
         for (int64_t gi = 0; gi < G; gi++)
-          gemm(true, false, Kg, P, Mg, 1.f, w + gi * Mg * Kg, Kg, gyn + gi * Mg * P, P, 0.f, dst + gi * Kg * P, P, lone);
-        if (!direct) col2im(g, dcol.p, gxn);
+          gemm(true, false, Kg, L, Mg, 1.f, w + gi * Mg * Kg, Kg, gyt + gi * Mg * L, L, 0.f, dst + gi * Kg * L, L, lone);
+        if (!direct)
+          for (int64_t i = 0; i < b; i++) col2im(g, dcol.p + i * P, L, gx + (t0 + i) * g.C * g.in_plane());
       }
-    }
-    if (own) {
-      std::lock_guard<std::mutex> lk(mu);
-      partials[n0] = gwp;
-    }
-  });
-  for (auto& kv : partials) {
-    for (int64_t i = 0; i < wsize; i++) gw[i] += kv.second[i];
-    pool_free(kv.second, wsize);
+    });
+  } catch (...) {
+    for (float* p : partials)
+      if (p) pool_free(p, wsize);
+    throw;
+  }
+  for (float* p : partials) {
+    if (!p) continue;
+    for (int64_t i = 0; i < wsize; i++) gw[i] += p[i];
+    pool_free(p, wsize);
   }
 }
 
