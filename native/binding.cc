@@ -21,20 +21,32 @@ const napi_type_tag kStorageTag = {0x6a1f3c2b9d4e5f60ULL, 0x8b7c6d5e4f3a2b1cULL}
 // handles
 
 static void release_memory(Napi::Env env, Storage* s) {
-  if (s->freed) return;
-  s->freed = true;
   pool_free(s->data, s->numel);
   s->data = nullptr;
   Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(s->numel * sizeof(float)));
 }
 
+// A handle is a plain object wrapping the Storage. dispose() removes the wrap
+// (napi_remove_wrap), which also cancels its GC finalizer: a disposed tensor
+// leaves nothing queued for the finalizer thread, so a tight synchronous loop
+// of allocate/dispose stays flat. A forgotten one is freed by the finalizer.
 Napi::Value wrap(Napi::Env env, Storage* s) {
-  auto ext = Napi::External<Storage>::New(env, s, [](Napi::Env env, Storage* st) {
-    if (st->pins.load() == 0) release_memory(env, st);
-    delete st;
-  });
-  napi_type_tag_object(env, ext, &kStorageTag);
-  return ext;
+  Napi::Object o = Napi::Object::New(env);
+  napi_status st = napi_wrap(
+      env, o, s,
+      [](napi_env e, void* data, void*) {
+        auto* st = static_cast<Storage*>(data);
+        release_memory(Napi::Env(e), st);
+        delete st;
+      },
+      nullptr, nullptr);
+  if (st != napi_ok) {
+    release_memory(env, s);
+    delete s;
+    throw Napi::Error::New(env, "blasnet native: could not wrap a tensor storage");
+  }
+  napi_type_tag_object(env, o, &kStorageTag);
+  return o;
 }
 
 Storage* new_storage(Napi::Env env, size_t numel) {
@@ -53,17 +65,18 @@ Storage* new_storage(Napi::Env env, size_t numel) {
 Storage* unwrap(const Napi::Value& v, const char* what) {
   Napi::Env env = v.Env();
   bool ok = false;
-  if (v.IsExternal()) napi_check_object_type_tag(env, v, &kStorageTag, &ok);
+  if (v.IsObject()) napi_check_object_type_tag(env, v, &kStorageTag, &ok);
   if (!ok) throw Napi::TypeError::New(env, std::string("blasnet native: ") + what + " is not a tensor storage handle");
-  auto* s = v.As<Napi::External<Storage>>().Data();
-  if (s->released.load() || s->freed)
+  void* p = nullptr;
+  if (napi_unwrap(env, v, &p) != napi_ok || !p)
     throw Napi::Error::New(env, std::string("blasnet native: ") + what + " belongs to a disposed tensor");
-  return s;
+  return static_cast<Storage*>(p);
 }
 
-void release(Napi::Env env, Storage* s) {
-  s->released.store(true);
-  if (s->pins.load() == 0) release_memory(env, s);
+float* data_of(const Napi::Value& v) {  // a handle this file just made
+  void* p = nullptr;
+  napi_unwrap(v.Env(), v, &p);
+  return static_cast<Storage*>(p)->data;
 }
 
 namespace {
@@ -209,13 +222,15 @@ FN(ReadAt) {
   return Napi::Number::New(env, s->data[i]);
 } END
 
-FN(Free) {
-  if (!info[0].IsExternal()) return env.Undefined();
+FN(Free) {  // idempotent; anything that is not a live handle is ignored
   bool ok = false;
-  napi_check_object_type_tag(env, info[0], &kStorageTag, &ok);
-  if (!ok) return env.Undefined();
-  Storage* s = info[0].As<Napi::External<Storage>>().Data();
-  if (!s->released.load()) release(env, s);
+  if (info[0].IsObject()) napi_check_object_type_tag(env, info[0], &kStorageTag, &ok);
+  void* p = nullptr;
+  if (ok && napi_remove_wrap(env, info[0], &p) == napi_ok && p) {
+    auto* s = static_cast<Storage*>(p);
+    release_memory(env, s);
+    delete s;
+  }
   return env.Undefined();
 } END
 
@@ -257,7 +272,7 @@ FN(Unary) {
   Storage* x = unwrap(info[1], "x");
   float s = info.Length() > 2 && info[2].IsNumber() ? f32(info, 2, "scalar") : 0.f;
   Value h = out(env, x->numel);
-  unary(op, x->data, h.As<Napi::External<Storage>>().Data()->data, x->numel, s);
+  unary(op, x->data, data_of(h), x->numel, s);
   return h;
 } END
 
@@ -275,7 +290,7 @@ FN(ActivationBackward) {
   Storage* y = unwrap(info[2], "output");
   exact(env, y, gy->numel, "output");
   Value h = out(env, gy->numel);
-  activation_backward(op, gy->data, y->data, h.As<Napi::External<Storage>>().Data()->data, gy->numel);
+  activation_backward(op, gy->data, y->data, data_of(h), gy->numel);
   return h;
 } END
 
@@ -287,7 +302,7 @@ FN(SumTo) {
   exact(env, x, prod(env, shape), "x");
   if (span(env, shape, os) > on) fail(env, "sumTo: output too small");
   Value h = out(env, on);
-  sum_to(x->data, h.As<Napi::External<Storage>>().Data()->data, on, shape, os);
+  sum_to(x->data, data_of(h), on, shape, os);
   return h;
 } END
 
@@ -316,7 +331,7 @@ FN(Permute) {
   }
   exact(env, x, prod(env, shape), "x");
   Value h = out(env, x->numel);
-  permute(x->data, h.As<Napi::External<Storage>>().Data()->data, shape, perm);
+  permute(x->data, data_of(h), shape, perm);
   return h;
 } END
 
@@ -332,7 +347,7 @@ FN(IndexRows) {
   for (int64_t i = 0; i < n; i++)
     if (ip[i] < 0 || ip[i] >= rows) fail(env, "indexRows: index " + std::to_string(ip[i]) + " out of range [0, " + std::to_string(rows) + ")");
   Value h = out(env, mul(env, n, row));
-  index_rows(x->data, h.As<Napi::External<Storage>>().Data()->data, row, ip, n);
+  index_rows(x->data, data_of(h), row, ip, n);
   return h;
 } END
 
@@ -340,7 +355,7 @@ FN(RandomFill) {
   int64_t n = nonneg(info, 0, "numel");
   uint64_t hi = static_cast<uint32_t>(i64(info, 1, "key")), lo = static_cast<uint32_t>(i64(info, 2, "key"));
   Value h = out(env, n);
-  random_fill(h.As<Napi::External<Storage>>().Data()->data, n, (hi << 32) | lo, boolean(info, 3), f32(info, 4, "a"),
+  random_fill(data_of(h), n, (hi << 32) | lo, boolean(info, 3), f32(info, 4, "a"),
               f32(info, 5, "b"));
   return h;
 } END
@@ -353,7 +368,7 @@ FN(ReduceSum) {
   int64_t o = nonneg(info, 1, "outer"), s = nonneg(info, 2, "size"), in = nonneg(info, 3, "inner");
   exact(env, x, mul(env, mul(env, o, s), in), "x");
   Value h = out(env, mul(env, o, in));
-  reduce_sum(x->data, h.As<Napi::External<Storage>>().Data()->data, o, s, in, f32(info, 4, "scale"));
+  reduce_sum(x->data, data_of(h), o, s, in, f32(info, 4, "scale"));
   return h;
 } END
 
@@ -364,8 +379,8 @@ FN(ReduceMax) {
   exact(env, x, mul(env, mul(env, o, s), in), "x");
   Value v = out(env, mul(env, o, in));
   Value a = boolean(info, 4) ? out(env, mul(env, o, in)) : env.Null();
-  reduce_max(x->data, v.As<Napi::External<Storage>>().Data()->data,
-             a.IsNull() ? nullptr : a.As<Napi::External<Storage>>().Data()->data, o, s, in);
+  reduce_max(x->data, data_of(v),
+             a.IsNull() ? nullptr : data_of(a), o, s, in);
   auto r = Napi::Array::New(env, 2);
   r.Set(0u, v);
   r.Set(1u, a);
@@ -377,7 +392,7 @@ FN(Softmax) {
   int64_t o = nonneg(info, 1, "outer"), s = nonneg(info, 2, "size"), in = nonneg(info, 3, "inner");
   exact(env, x, mul(env, mul(env, o, s), in), "x");
   Value h = out(env, x->numel);
-  softmax(x->data, h.As<Napi::External<Storage>>().Data()->data, o, s, in, boolean(info, 4));
+  softmax(x->data, data_of(h), o, s, in, boolean(info, 4));
   return h;
 } END
 
@@ -388,7 +403,7 @@ FN(SoftmaxBackward) {
   exact(env, gy, mul(env, mul(env, o, s), in), "grad");
   exact(env, y, gy->numel, "output");
   Value h = out(env, gy->numel);
-  softmax_backward(gy->data, y->data, h.As<Napi::External<Storage>>().Data()->data, o, s, in, boolean(info, 5));
+  softmax_backward(gy->data, y->data, data_of(h), o, s, in, boolean(info, 5));
   return h;
 } END
 
@@ -406,7 +421,7 @@ FN(Matmul) {
     need(env, b, mul(env, batch - 1, bbs) + mul(env, K, N), "b");
   }
   Value h = out(env, mul(env, batch, mul(env, M, N)));
-  matmul(a->data, b->data, h.As<Napi::External<Storage>>().Data()->data, batch, M, N, K, ta, tb, abs_, bbs, 0.f);
+  matmul(a->data, b->data, data_of(h), batch, M, N, K, ta, tb, abs_, bbs, 0.f);
   return h;
 } END
 
@@ -419,7 +434,7 @@ FN(Linear) {
   exact(env, w, mul(env, o, in), "weight");
   if (b) exact(env, b, o, "bias");
   Value h = out(env, mul(env, N, o));
-  linear_forward(x->data, w->data, b ? b->data : nullptr, h.As<Napi::External<Storage>>().Data()->data, N, in, o);
+  linear_forward(x->data, w->data, b ? b->data : nullptr, data_of(h), N, in, o);
   return h;
 } END
 
@@ -450,7 +465,7 @@ FN(ConvForward) {
   exact(env, w, g.Cout * (g.C / g.groups) * g.kvol(), "weight");
   if (b) exact(env, b, g.Cout, "bias");
   Value h = out(env, g.N * g.Cout * g.out_plane());
-  conv_forward(g, x->data, w->data, b ? b->data : nullptr, h.As<Napi::External<Storage>>().Data()->data);
+  conv_forward(g, x->data, w->data, b ? b->data : nullptr, data_of(h));
   return h;
 } END
 
@@ -466,7 +481,7 @@ FN(ConvBackward) {
   Value gx = nx ? out(env, x->numel) : env.Null();
   Value gw = nw ? out(env, w->numel) : env.Null();
   Value gb = nb ? out(env, g.Cout) : env.Null();
-  auto ptr = [](Value v) { return v.IsNull() ? nullptr : v.As<Napi::External<Storage>>().Data()->data; };
+  auto ptr = [](Value v) { return v.IsNull() ? nullptr : data_of(v); };
   conv_backward(g, x->data, w->data, gy->data, ptr(gx), ptr(gw), ptr(gb));
   auto r = Napi::Array::New(env, 3);
   r.Set(0u, gx);
@@ -496,8 +511,8 @@ FN(MaxPoolForward) {
   exact(env, x, g.planes * g.D * g.H * g.W, "input");
   int64_t on = g.planes * g.OD * g.OH * g.OW;
   Value y = out(env, on), idx = out(env, on);
-  max_pool_forward(g, x->data, y.As<Napi::External<Storage>>().Data()->data,
-                   reinterpret_cast<int32_t*>(idx.As<Napi::External<Storage>>().Data()->data));
+  max_pool_forward(g, x->data, data_of(y),
+                   reinterpret_cast<int32_t*>(data_of(idx)));
   auto r = Napi::Array::New(env, 2);
   r.Set(0u, y);
   r.Set(1u, idx);
@@ -515,7 +530,7 @@ FN(MaxPoolBackward) {
   for (int64_t i = 0; i < on; i++)
     if (ip[i] < 0 || ip[i] >= plane) fail(env, "maxPool backward: corrupt indices");
   Value gx = out(env, g.planes * plane);
-  max_pool_backward(g, gy->data, ip, gx.As<Napi::External<Storage>>().Data()->data);
+  max_pool_backward(g, gy->data, ip, data_of(gx));
   return gx;
 } END
 
@@ -524,7 +539,7 @@ FN(AvgPoolForward) {
   PoolGeom g = pool_geom(info, 1);
   exact(env, x, g.planes * g.D * g.H * g.W, "input");
   Value y = out(env, g.planes * g.OD * g.OH * g.OW);
-  avg_pool_forward(g, x->data, y.As<Napi::External<Storage>>().Data()->data, boolean(info, 2));
+  avg_pool_forward(g, x->data, data_of(y), boolean(info, 2));
   return y;
 } END
 
@@ -533,7 +548,7 @@ FN(AvgPoolBackward) {
   PoolGeom g = pool_geom(info, 1);
   exact(env, gy, g.planes * g.OD * g.OH * g.OW, "grad");
   Value gx = out(env, g.planes * g.D * g.H * g.W);
-  avg_pool_backward(g, gy->data, gx.As<Napi::External<Storage>>().Data()->data, boolean(info, 2));
+  avg_pool_backward(g, gy->data, data_of(gx), boolean(info, 2));
   return gx;
 } END
 
@@ -546,7 +561,7 @@ FN(AdaptiveAvgPool) {  // (x|gy, planes, H, W, OH, OW, backward)
   int64_t in = mul(env, P, mul(env, H, W)), on = mul(env, P, mul(env, OH, OW));
   exact(env, x, bw ? on : in, bw ? "grad" : "input");
   Value r = out(env, bw ? in : on);
-  float* rp = r.As<Napi::External<Storage>>().Data()->data;
+  float* rp = data_of(r);
   if (bw)
     adaptive_avg_pool_backward(P, H, W, OH, OW, x->data, rp);
   else
@@ -565,8 +580,8 @@ FN(CrossEntropyForward) {  // (logits, target, N, C, smoothing) → [lossRows, p
   exact(env, t, N, "target");
   check_targets("crossEntropy", t->data, N, C);
   Value loss = out(env, N), probs = out(env, N * C);
-  cross_entropy_forward(z->data, t->data, loss.As<Napi::External<Storage>>().Data()->data,
-                        probs.As<Napi::External<Storage>>().Data()->data, N, C, f32(info, 4, "smoothing"));
+  cross_entropy_forward(z->data, t->data, data_of(loss),
+                        data_of(probs), N, C, f32(info, 4, "smoothing"));
   auto r = Napi::Array::New(env, 2);
   r.Set(0u, loss);
   r.Set(1u, probs);
@@ -583,7 +598,7 @@ FN(CrossEntropyBackward) {  // (probs, target, scale, N, C, smoothing)
   if (s->numel != 1 && static_cast<int64_t>(s->numel) != N) fail(env, "crossEntropy backward: bad scale");
   check_targets("crossEntropy", t->data, N, C);
   Value gx = out(env, N * C);
-  cross_entropy_backward(p->data, t->data, s->data, s->numel, gx.As<Napi::External<Storage>>().Data()->data, N, C,
+  cross_entropy_backward(p->data, t->data, s->data, s->numel, data_of(gx), N, C,
                          f32(info, 5, "smoothing"));
   return gx;
 } END
@@ -596,7 +611,7 @@ FN(NllForward) {
   exact(env, t, N, "target");
   check_targets("nllLoss", t->data, N, C);
   Value r = out(env, N);
-  nll_forward(x->data, t->data, r.As<Napi::External<Storage>>().Data()->data, N, C);
+  nll_forward(x->data, t->data, data_of(r), N, C);
   return r;
 } END
 
@@ -608,7 +623,7 @@ FN(NllBackward) {
   if (s->numel != 1 && static_cast<int64_t>(s->numel) != N) fail(env, "nllLoss backward: bad scale");
   check_targets("nllLoss", t->data, N, C);
   Value gx = out(env, mul(env, N, C));
-  nll_backward(t->data, s->data, s->numel, gx.As<Napi::External<Storage>>().Data()->data, N, C);
+  nll_backward(t->data, s->data, s->numel, data_of(gx), N, C);
   return gx;
 } END
 
@@ -629,8 +644,8 @@ FN(BatchNormForward) {  // (x, gamma, beta, runMean, runVar, N, C, S, training, 
   if (!training && (!rm || !rv)) fail(env, "batchNorm: eval mode needs running statistics");
   if ((rm == nullptr) != (rv == nullptr)) fail(env, "batchNorm: running mean and var go together");
   Value y = out(env, x->numel), mean = out(env, C), inv = out(env, C);
-  batch_norm_forward(x->data, ga ? ga->data : nullptr, be ? be->data : nullptr, y.As<Napi::External<Storage>>().Data()->data,
-                     mean.As<Napi::External<Storage>>().Data()->data, inv.As<Napi::External<Storage>>().Data()->data,
+  batch_norm_forward(x->data, ga ? ga->data : nullptr, be ? be->data : nullptr, data_of(y),
+                     data_of(mean), data_of(inv),
                      rm ? rm->data : nullptr, rv ? rv->data : nullptr, N, C, S, training, f32(info, 9, "momentum"),
                      f32(info, 10, "eps"));
   auto r = Napi::Array::New(env, 3);
@@ -655,7 +670,7 @@ FN(BatchNormBackward) {  // (x, gy, gamma, mean, invstd, N, C, S, training, need
   bool nx = boolean(info, 9), na = boolean(info, 10);
   Value gx = nx ? out(env, x->numel) : env.Null();
   Value gg = na ? out(env, C) : env.Null(), gb = na ? out(env, C) : env.Null();
-  auto ptr = [](Value v) { return v.IsNull() ? nullptr : v.As<Napi::External<Storage>>().Data()->data; };
+  auto ptr = [](Value v) { return v.IsNull() ? nullptr : data_of(v); };
   batch_norm_backward(x->data, gy->data, ga ? ga->data : nullptr, mean->data, inv->data, ptr(gx), ptr(gg), ptr(gb), N, C,
                       S, boolean(info, 8));
   auto r = Napi::Array::New(env, 3);

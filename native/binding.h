@@ -9,6 +9,6 @@ extern const napi_type_tag kStorageTag;
 Napi::Value wrap(Napi::Env env, Storage* s);          // new External owning s
 Storage* new_storage(Napi::Env env, size_t numel);    // allocate, report to V8
 Storage* unwrap(const Napi::Value& v, const char* what);  // validated, live
-void release(Napi::Env env, Storage* s);              // dispose (deferred while pinned)
+float* data_of(const Napi::Value& v);                 // data of a handle just made by wrap()
 void init_plan(Napi::Env env, Napi::Object exports);  // plan.cc: inference plans
 }  // namespace blasnet

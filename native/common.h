@@ -1,7 +1,6 @@
 // Shared definitions for blasnet's native core: storage, errors, threading.
 // Nothing here depends on Node; the binding (binding.cc) is the only file that does.
 #pragma once
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -16,15 +15,11 @@ struct Error : std::runtime_error {
 };
 
 // ---------------------------------------------------------------------------
-// Storage: a 64-byte aligned float32 buffer. The JS side holds it through an
-// External; `pins` lets an async worker keep the memory alive while JS calls
-// dispose() (the free then happens when the last pin goes).
+// Storage: a 64-byte aligned float32 buffer from the pooled allocator, owned by
+// one JS handle (see binding.cc).
 struct Storage {
   float* data = nullptr;
   size_t numel = 0;
-  std::atomic<int> pins{0};
-  std::atomic<bool> released{false};  // dispose() was called
-  bool freed = false;                 // memory returned to the pool
 };
 
 // Pooled allocator: exact-size free lists, bounded in total cached bytes.

@@ -10,6 +10,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>

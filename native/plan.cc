@@ -35,7 +35,7 @@ struct Step {
   int64_t a = 0, b = 0, c = 0, d = 0, e = 0;  // op-specific sizes
   bool log = false;
   bool relu = false;  // fused max(0, .) on the output
-  Buffer w, bias, mean, invstd;
+  Buffer w, bias, mean, var;  // var: batch norm's running variance
 };
 
 struct Plan {
@@ -88,18 +88,10 @@ void run_plan(const Plan& p, const float* x, float* y, int64_t N) {
       case kLinear:
         linear_forward(cur, s.w.data(), s.bias.data(), dst, N, s.in, s.out, s.relu);
         break;
-      case kBatchNorm: {  // y = (x - mean) * invstd * gamma + beta, per channel; a = C, b = S
-        const int64_t C = s.a, S = s.b;
-        for (int64_t n = 0; n < N; n++)
-          for (int64_t c = 0; c < C; c++) {
-            const float k = s.invstd.v[c] * (s.w.v.empty() ? 1.f : s.w.v[c]);
-            const float off = (s.bias.v.empty() ? 0.f : s.bias.v[c]) - s.mean.v[c] * k;
-            const float* src = cur + (n * C + c) * S;
-            float* d = dst + (n * C + c) * S;
-            for (int64_t i = 0; i < S; i++) d[i] = src[i] * k + off;
-          }
+      case kBatchNorm:  // eval mode: the running statistics; a = C, b = S (the same kernel as forward)
+        batch_norm_forward(cur, s.w.data(), s.bias.data(), dst, nullptr, nullptr, const_cast<float*>(s.mean.data()),
+                           const_cast<float*>(s.var.data()), N, s.a, s.b, false, 0.f, s.scalar);
         break;
-      }
       case kSoftmax:  // a = outer per sample, b = size, c = inner
         softmax(cur, dst, s.a * N, s.b, s.c, s.log);
         break;
@@ -217,11 +209,9 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
         s.b = num(o, "S");
         if (s.in != s.a * s.b || s.out != s.in) throw Napi::Error::New(env, "blasnet native: plan batch norm sizes disagree");
         s.mean = copy_of(o.Get("mean"), "running mean", s.a);
-        Buffer var = copy_of(o.Get("var"), "running var", s.a);
-        double eps = o.Get("eps").IsNumber() ? o.Get("eps").As<Napi::Number>().DoubleValue() : 1e-5;
-        if (s.mean.v.empty() || var.v.empty()) throw Napi::Error::New(env, "blasnet native: plan batch norm needs running statistics");
-        s.invstd.v.resize(s.a);
-        for (int64_t c = 0; c < s.a; c++) s.invstd.v[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var.v[c]) + eps));
+        s.var = copy_of(o.Get("var"), "running var", s.a);
+        s.scalar = static_cast<float>(o.Get("eps").IsNumber() ? o.Get("eps").As<Napi::Number>().DoubleValue() : 1e-5);
+        if (s.mean.v.empty() || s.var.v.empty()) throw Napi::Error::New(env, "blasnet native: plan batch norm needs running statistics");
         s.w = copy_of(o.Get("weight"), "batch norm weight", s.a);
         s.bias = copy_of(o.Get("bias"), "batch norm bias", s.a);
         break;
@@ -239,7 +229,7 @@ Napi::Value PlanCreate(const Napi::CallbackInfo& info) {
   }
   plan->out = cur;
   size_t bytes = 0;
-  for (auto& s : plan->steps) bytes += (s.w.v.size() + s.bias.v.size() + s.mean.v.size() + s.invstd.v.size()) * sizeof(float);
+  for (auto& s : plan->steps) bytes += (s.w.v.size() + s.bias.v.size() + s.mean.v.size() + s.var.v.size()) * sizeof(float);
   Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
   auto ext = Napi::External<Plan>::New(env, plan.release(), [bytes](Napi::Env e, Plan* p) {
     Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(bytes));
