@@ -189,6 +189,10 @@ void permute(const float* x, float* out, const std::vector<int64_t>& shape, cons
   int64_t n = 1;
   for (auto d : shape) n *= d;
   if (n == 0) return;
+  if (nd == 0) {  // a 0-d tensor: one element
+    out[0] = x[0];
+    return;
+  }
   std::vector<int64_t> in_strides(nd, 1);
   for (int i = nd - 2; i >= 0; i--) in_strides[i] = in_strides[i + 1] * shape[i + 1];
   // out dim i walks input dim perm[i]
