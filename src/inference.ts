@@ -17,7 +17,7 @@
  */
 import { noGrad } from './autograd';
 import { native, type Handle } from './native';
-import { Tensor, tensor, zeros, describe, numelOf } from './tensor';
+import { Tensor, tensor, zeros, describe, numelOf, keep } from './tensor';
 import { Module } from './nn/module';
 import * as L from './nn/layers';
 import { convGeometry } from './ops/conv';
@@ -54,14 +54,14 @@ function leaves(m: Module, out: Module[] = []): Module[] {
   return out;
 }
 
-/** One plan step for a leaf applied to input x (a real tensor of the traced shape). */
-function stepFor(m: Module, x: Tensor, y: Tensor): object | null {
+/** One plan step for a leaf applied to input x (a real tensor of the traced shape); weights come from `snap`. */
+function stepFor(m: Module, x: Tensor, y: Tensor, snap: (t: Tensor | null) => Handle | null): object | null {
   const inPer = x.numel / x.shape[0], outPer = y.numel / y.shape[0];
   const base = { in: inPer, out: outPer };
   if (m instanceof L.Conv1d || m instanceof L.Conv2d || m instanceof L.Conv3d) {
     const nd = (m instanceof L.Conv1d ? 1 : m instanceof L.Conv2d ? 2 : 3) as 1 | 2 | 3;
     const { geom } = convGeometry(nd, x, m.weight, m.bias, { stride: m.stride, padding: m.padding, dilation: m.dilation, groups: m.groups });
-    return { ...base, op: Op.Conv, geom, weight: m.weight._h('InferenceSession'), bias: m.bias ? m.bias._h('InferenceSession') : null };
+    return { ...base, op: Op.Conv, geom, weight: snap(m.weight), bias: snap(m.bias) };
   }
   if (m instanceof L.ReLU) return { ...base, op: Op.Act, act: Un.Relu };
   if (m instanceof L.Sigmoid) return { ...base, op: Op.Act, act: Un.Sigmoid };
@@ -88,14 +88,13 @@ function stepFor(m: Module, x: Tensor, y: Tensor): object | null {
   }
   if (m instanceof L.Linear) {
     if (x.ndim !== 2) throw new Error(`InferenceSession: Linear needs a [N, features] input, got [${x.shape.join(',')}] (add a Flatten)`);
-    return { ...base, op: Op.Linear, weight: m.weight._h('InferenceSession'), bias: m.bias ? m.bias._h('InferenceSession') : null };
+    return { ...base, op: Op.Linear, weight: snap(m.weight), bias: snap(m.bias) };
   }
   if (m instanceof L.BatchNorm2d) {
     if (!m.runningMean || !m.runningVar) throw new Error('InferenceSession: BatchNorm2d without running statistics cannot run in eval mode');
     return {
       ...base, op: Op.BatchNorm, C: m.numFeatures, S: inPer / m.numFeatures, eps: m.eps,
-      mean: m.runningMean._h('InferenceSession'), var: m.runningVar._h('InferenceSession'),
-      weight: m.weight ? m.weight._h('InferenceSession') : null, bias: m.bias ? m.bias._h('InferenceSession') : null,
+      mean: snap(m.runningMean), var: snap(m.runningVar), weight: snap(m.weight), bias: snap(m.bias),
     };
   }
   if (m instanceof L.Softmax || m instanceof L.LogSoftmax) {
@@ -147,11 +146,24 @@ function fuse(steps: PlanStep[]): PlanStep[] {
 export class InferenceSession {
   private readonly compiled = new Map<string, Compiled>();
   private readonly layers: Module[];
+  /** The weights as they were when the session was made: every input shape compiles from these. */
+  private readonly snapshot = new Map<Tensor, Tensor>();
 
-  /** Compiles `model` (an nn.Sequential of built-in layers); weights are copied when a shape is first compiled. */
+  /**
+   * A session for `model` (an nn.Sequential of built-in layers). The weights are
+   * copied now: training the model afterwards does not change the session.
+   */
   constructor(private readonly model: Module) {
     if (!(model instanceof Module)) throw new TypeError(`InferenceSession: expected an nn.Module, got ${describe(model)}`);
     this.layers = leaves(model);
+    for (const t of [...model.parameters(), ...model.namedBuffers().map(([, b]) => b)]) this.snapshot.set(t, keep(noGrad(() => t.detach().clone())));
+  }
+
+  /** Frees the session's copy of the weights (compiled plans are freed by the GC). */
+  dispose(): void {
+    for (const t of this.snapshot.values()) t.dispose();
+    this.snapshot.clear();
+    this.compiled.clear();
   }
 
   /** A session for a LeNet checkpoint written by `blasnet train` or PyTorch (variant from its metadata unless given). */
@@ -165,7 +177,6 @@ export class InferenceSession {
     }
     const s = new InferenceSession(model.eval());
     s.compile([1, 28, 28]);
-    model.dispose(); // the plan holds its own copy of the weights
     return s;
   }
 
@@ -183,7 +194,12 @@ export class InferenceSession {
         for (const l of this.layers) {
           l.training = false;
           const y = l.forward(x);
-          const step = stepFor(l, x, y);
+          const step = stepFor(l, x, y, (t) => {
+            if (!t) return null;
+            const copy = this.snapshot.get(t);
+            if (!copy) throw new Error('InferenceSession: the model has new parameters since the session was made; create a new session');
+            return copy._h('InferenceSession');
+          });
           if (step) steps.push(step);
           if (y !== x) x.dispose();
           x = y;
@@ -283,6 +299,7 @@ export function forwardAsync(this: Module, x: Tensor): Promise<Tensor> {
   const signature = weightSignature(this);
   try {
     if (!entry || entry.signature !== signature) {
+      entry?.session.dispose();
       entry = { session: new InferenceSession(this), signature };
       sessions.set(this, entry);
     }

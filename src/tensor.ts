@@ -141,6 +141,7 @@ export function checkShape(op: string, shape: unknown, arg = 'shape'): number[] 
     const d = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
       throw new RangeError(`${op}: ${arg}[${i}] must be a non-negative integer, got ${describe(d)}`);
+    if (d > MAX_NUMEL) throw new RangeError(`${op}: ${arg}[${i}] is ${d}, more than ${MAX_NUMEL} elements`);
     n *= d;
   }
   if (n > MAX_NUMEL) throw new RangeError(`${op}: ${arg} [${shape.join(',')}] has ${n} elements, more than ${MAX_NUMEL}`);

@@ -1,5 +1,5 @@
 /** nn.functional: the stateless forms of every layer and loss. */
-import { Tensor } from '../tensor';
+import { Tensor, assertTensor } from '../tensor';
 import * as ew from '../ops/elementwise';
 import * as red from '../ops/reduce';
 
@@ -8,9 +8,9 @@ export { maxPool1d, maxPool2d, maxPool3d, avgPool1d, avgPool2d, avgPool3d, adapt
 export { crossEntropy, nllLoss, mseLoss, type Reduction, type CrossEntropyOptions, type Target } from '../ops/loss';
 export { linear, dropout, batchNorm, type BatchNormOptions } from '../ops/layers';
 
-export const relu = (x: Tensor): Tensor => ew.relu(x);
-export const sigmoid = (x: Tensor): Tensor => ew.sigmoid(x);
-export const tanh = (x: Tensor): Tensor => ew.tanh(x);
-export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor => ew.leakyRelu(x, negativeSlope);
-export const softmax = (x: Tensor, dim: number): Tensor => red.softmax(x, dim, false);
-export const logSoftmax = (x: Tensor, dim: number): Tensor => red.softmax(x, dim, true);
+export const relu = (x: Tensor): Tensor => ew.relu(assertTensor('relu', x, 'input'));
+export const sigmoid = (x: Tensor): Tensor => ew.sigmoid(assertTensor('sigmoid', x, 'input'));
+export const tanh = (x: Tensor): Tensor => ew.tanh(assertTensor('tanh', x, 'input'));
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor => ew.leakyRelu(assertTensor('leakyRelu', x, 'input'), negativeSlope);
+export const softmax = (x: Tensor, dim: number): Tensor => red.softmax(assertTensor('softmax', x, 'input'), dim, false);
+export const logSoftmax = (x: Tensor, dim: number): Tensor => red.softmax(assertTensor('logSoftmax', x, 'input'), dim, true);

@@ -37,6 +37,12 @@ function targetTensor(op: string, target: Target, N: number): { t: Tensor; owned
   return { t, owned };
 }
 
+function checkOpts<T extends object>(op: string, opts: T | null | undefined): T {
+  if (opts == null) return {} as T;
+  if (typeof opts !== 'object') throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
+  return opts;
+}
+
 function reduction(op: string, r: unknown): Reduction {
   if (r === undefined) return 'mean';
   if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${describe(r)}`);
@@ -79,6 +85,7 @@ function reduceRows(rows: Handle, N: number, red: Reduction, name: string, input
  */
 export function crossEntropy(logits: Tensor, target: Target, opts: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
+  opts = checkOpts(op, opts);
   assertTensor(op, logits, 'input');
   logits._check(op);
   if (logits.ndim !== 2 && logits.ndim !== 1) throw new Error(`${op}: expected logits [N, C] or [C], got shape [${logits.shape.join(',')}]`);
@@ -100,6 +107,7 @@ export function crossEntropy(logits: Tensor, target: Target, opts: CrossEntropyO
 /** Negative log-likelihood on log-probabilities [N, C] with class indices [N]. */
 export function nllLoss(logProbs: Tensor, target: Target, opts: { reduction?: Reduction } = {}): Tensor {
   const op = 'nllLoss';
+  opts = checkOpts(op, opts);
   assertTensor(op, logProbs, 'input');
   logProbs._check(op);
   if (logProbs.ndim !== 2) throw new Error(`${op}: expected input [N, C], got shape [${logProbs.shape.join(',')}]`);
@@ -114,6 +122,7 @@ export function nllLoss(logProbs: Tensor, target: Target, opts: { reduction?: Re
 /** Mean squared error between input and target of the same shape. */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
   const op = 'mseLoss';
+  opts = checkOpts(op, opts);
   assertTensor(op, input, 'input');
   assertTensor(op, target, 'target');
   if (!sameShape(input.shape, target.shape))

@@ -177,11 +177,18 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     throw new Error(`matmul: shapes [${a.shape.join(',')}] and [${b.shape.join(',')}] cannot be multiplied (${K} != ${K2})`);
   if (ab !== bb && ab !== 1 && bb !== 1)
     throw new Error(`matmul: batch sizes ${ab} and ${bb} do not match (shapes [${a.shape.join(',')}] and [${b.shape.join(',')}])`);
-  const batch = Math.max(ab, bb);
+  const batch = ab === 1 ? bb : ab;
   const batched = a.ndim === 3 || b.ndim === 3;
   const outShape = batched ? [batch, M, N] : [M, N];
   if (numelOf(outShape) > 2 ** 31 - 1) throw new RangeError(`matmul: result [${outShape.join(',')}] is too large`);
   const aS = ab === 1 ? 0 : M * K, bS = bb === 1 ? 0 : K * N;
+  if (numelOf(outShape) === 0 || K === 0) {
+    // empty operands: the product of nothing is zeros, as torch.matmul
+    return fromOp(native.alloc(numelOf(outShape), 0), outShape, 'MmBackward', [a, b], () => [
+      a.requiresGrad ? Tensor._wrap(native.alloc(a.numel, 0), a.shape) : null,
+      b.requiresGrad ? Tensor._wrap(native.alloc(b.numel, 0), b.shape) : null,
+    ]);
+  }
   const h = native.matmul(a._h('matmul'), b._h('matmul'), batch, M, N, K, false, false, aS, bS);
   return fromOp(h, outShape, 'MmBackward', [a, b], (g) => {
     let ga: Tensor | null = null, gb: Tensor | null = null;
