@@ -19,6 +19,44 @@ void over_planes(int64_t planes, int64_t work, F&& f) {
 
 }  // namespace
 
+// best/bi take v/i when v is larger, or v is the window's first NaN (NaN propagates, as in PyTorch).
+inline void take(float& best, int32_t& bi, float v, int32_t i) {
+  const bool t = (v > best) | ((v != v) & (best == best));
+  best = t ? v : best;
+  bi = t ? i : bi;
+}
+inline void take(float& best, int64_t& bi, float v, int64_t i) {
+  const bool t = (v > best) | ((v != v) & (best == best));
+  best = t ? v : best;
+  bi = t ? i : bi;
+}
+
+// The common 2×2 / stride 2 window over one plane, written as plain selects so
+// the compiler vectorises it (random data makes branches coin flips). Returns
+// false, having written garbage, when the plane holds a NaN: the caller then
+// takes the general path, which propagates NaN as PyTorch does.
+bool pool2x2(const PoolGeom& g, const float* __restrict xp, float* __restrict yp, int32_t* __restrict ip, bool relu) {
+  int nan = 0;
+  for (int64_t oh = 0; oh < g.OH; oh++) {
+    const float* __restrict r0 = xp + 2 * oh * g.W;
+    const float* __restrict r1 = r0 + g.W;
+    float* __restrict yr = yp + oh * g.OW;
+    const int32_t base = static_cast<int32_t>(2 * oh * g.W);
+    for (int64_t ow = 0; ow < g.OW; ow++) {
+      const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+      nan |= (a != a) | (b != b) | (c != c) | (d != d);
+      // std::max(x, y) is (x < y) ? y : x: one maxss, and ties keep the first, as PyTorch
+      const float m1 = std::max(a, b), m2 = std::max(c, d), m = std::max(m1, m2);
+      yr[ow] = relu ? std::max(m, 0.f) : m;
+      if (ip) {
+        const int32_t k1 = b > a, k2 = static_cast<int32_t>(g.W) + (d > c), t = m2 > m1;
+        ip[oh * g.OW + ow] = base + 2 * static_cast<int32_t>(ow) + k1 + t * (k2 - k1);
+      }
+    }
+  }
+  return !nan;
+}
+
 // NaN propagates (the first NaN in a window wins), as in PyTorch.
 void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx, bool relu) {
   const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
@@ -27,27 +65,9 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx,
     const float* xp = x + p * in;
     float* yp = y + p * out;
     int32_t* ip = idx ? idx + p * out : nullptr;
-    if (flat && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H && 2 * g.OW <= g.W) {
-      // the common 2×2 / stride 2 window, unrolled
-      for (int64_t oh = 0; oh < g.OH; oh++) {
-        const float* r0 = xp + 2 * oh * g.W;
-        const float* r1 = r0 + g.W;
-        for (int64_t ow = 0; ow < g.OW; ow++) {
-          const int64_t c = 2 * ow;
-          float best = r0[c];
-          int32_t bi = static_cast<int32_t>(2 * oh * g.W + c);
-          if (best == best) {
-            const float a = r0[c + 1], b2 = r1[c], d = r1[c + 1];
-            if (a > best || a != a) best = a, bi = static_cast<int32_t>(2 * oh * g.W + c + 1);
-            if (best == best && (b2 > best || b2 != b2)) best = b2, bi = static_cast<int32_t>((2 * oh + 1) * g.W + c);
-            if (best == best && (d > best || d != d)) best = d, bi = static_cast<int32_t>((2 * oh + 1) * g.W + c + 1);
-          }
-          yp[oh * g.OW + ow] = relu && !(best > 0.f) ? 0.f : best;
-          if (ip) ip[oh * g.OW + ow] = bi;
-        }
-      }
+    if (flat && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H &&
+        2 * g.OW <= g.W && pool2x2(g, xp, yp, ip, relu))
       return;
-    }
     for (int64_t od = 0; od < g.OD; od++) {
       const int64_t z0 = std::max<int64_t>(od * g.sd - g.pd, 0), z1 = std::min(od * g.sd - g.pd + g.kd, g.D);
       for (int64_t oh = 0; oh < g.OH; oh++) {
@@ -56,17 +76,10 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx,
           const int64_t x0 = std::max<int64_t>(ow * g.sw - g.pw, 0), x1 = std::min(ow * g.sw - g.pw + g.kw, g.W);
           int64_t bi = (z0 * g.H + y0) * g.W + x0;
           float best = xp[bi];
-          for (int64_t z = z0; z < z1 && best == best; z++)
-            for (int64_t yy = y0; yy < y1 && best == best; yy++) {
-              const float* row = xp + (z * g.H + yy) * g.W;
-              for (int64_t xx = x0; xx < x1; xx++) {
-                const float v = row[xx];
-                if (v > best || v != v) {
-                  best = v;
-                  bi = (z * g.H + yy) * g.W + xx;
-                  if (v != v) break;
-                }
-              }
+          for (int64_t z = z0; z < z1; z++)
+            for (int64_t yy = y0; yy < y1; yy++) {
+              const int64_t row = (z * g.H + yy) * g.W;
+              for (int64_t xx = x0; xx < x1; xx++) take(best, bi, xp[row + xx], row + xx);
             }
           const int64_t o = (od * g.OH + oh) * g.OW + ow;
           yp[o] = relu && !(best > 0.f) ? 0.f : best;
