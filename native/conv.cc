@@ -42,6 +42,16 @@ Tiling tiling(const ConvGeom& g) {
   return {size, (g.N + size - 1) / size};
 }
 
+// The output columns ow in [lo, hi) whose input column ow*stride + ix0 lies in [0, W).
+struct Span {
+  int64_t lo, hi;
+};
+inline Span inside(int64_t ix0, int64_t stride, int64_t W, int64_t OW) {
+  const int64_t lo = ix0 >= 0 ? 0 : (-ix0 + stride - 1) / stride;
+  const int64_t hi = W - ix0 <= 0 ? 0 : (W - ix0 + stride - 1) / stride;
+  return {std::min(lo, OW), std::clamp<int64_t>(hi, std::min(lo, OW), OW)};
+}
+
 // col[(c, kz, ky, kx), (od, oh, ow)] = x[c, od*sd - pd + kz*dd, oh*sh - ph + ky*dh, ow*sw - pw + kx*dw]
 // Rows of col are `ld` floats apart (ld = b*P when b samples share a tile).
 void im2col(const ConvGeom& g, const float* x, float* col, int64_t ld) {
@@ -52,37 +62,29 @@ void im2col(const ConvGeom& g, const float* x, float* col, int64_t ld) {
         for (int64_t kx = 0; kx < g.kw; kx++) {
           float* dst = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * ld;
           const int64_t ix0 = kx * g.dw - g.pw;
-          // ow range whose input column lies inside [0, W)
-          int64_t lo = 0, hi = g.OW;
-          if (g.sw == 1) {
-            lo = std::clamp<int64_t>(-ix0, 0, g.OW);
-            hi = std::clamp<int64_t>(g.W - ix0, lo, g.OW);
-          }
+          const Span sp = inside(ix0, g.sw, g.W, g.OW);
           for (int64_t od = 0; od < g.OD; od++) {
             const int64_t iz = od * g.sd - g.pd + kz * g.dd;
             float* drow = dst + od * OHW;
             if (iz < 0 || iz >= g.D) {
-              std::memset(drow, 0, OHW * sizeof(float));
+              std::fill(drow, drow + OHW, 0.f);
               continue;
             }
             for (int64_t oh = 0; oh < g.OH; oh++) {
               const int64_t iy = oh * g.sh - g.ph + ky * g.dh;
               float* d = drow + oh * g.OW;
               if (iy < 0 || iy >= g.H) {
-                std::memset(d, 0, g.OW * sizeof(float));
+                std::fill(d, d + g.OW, 0.f);
                 continue;
               }
-              const float* src = x + ((c * g.D + iz) * g.H + iy) * g.W;
-              if (g.sw == 1) {
-                std::fill(d, d + lo, 0.f);
-                std::memcpy(d + lo, src + lo + ix0, (hi - lo) * sizeof(float));
-                std::fill(d + hi, d + g.OW, 0.f);
-              } else {
-                for (int64_t ow = 0; ow < g.OW; ow++) {
-                  const int64_t ix = ow * g.sw + ix0;
-                  d[ow] = (ix >= 0 && ix < g.W) ? src[ix] : 0.f;
-                }
-              }
+              // plain loops, not memcpy: rows are a few dozen floats, where a call costs more than the copy
+              const float* src = x + ((c * g.D + iz) * g.H + iy) * g.W + ix0;
+              for (int64_t ow = 0; ow < sp.lo; ow++) d[ow] = 0.f;
+              if (g.sw == 1)
+                for (int64_t ow = sp.lo; ow < sp.hi; ow++) d[ow] = src[ow];
+              else
+                for (int64_t ow = sp.lo; ow < sp.hi; ow++) d[ow] = src[ow * g.sw];
+              for (int64_t ow = sp.hi; ow < g.OW; ow++) d[ow] = 0.f;
             }
           }
         }
@@ -98,6 +100,7 @@ void col2im(const ConvGeom& g, const float* col, int64_t ld, float* gx) {
         for (int64_t kx = 0; kx < g.kw; kx++) {
           const float* srcp = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * ld;
           const int64_t ix0 = kx * g.dw - g.pw;
+          const Span sp = inside(ix0, g.sw, g.W, g.OW);
           for (int64_t od = 0; od < g.OD; od++) {
             const int64_t iz = od * g.sd - g.pd + kz * g.dd;
             if (iz < 0 || iz >= g.D) continue;
@@ -105,11 +108,11 @@ void col2im(const ConvGeom& g, const float* col, int64_t ld, float* gx) {
               const int64_t iy = oh * g.sh - g.ph + ky * g.dh;
               if (iy < 0 || iy >= g.H) continue;
               const float* s = srcp + od * OHW + oh * g.OW;
-              float* dst = gx + ((c * g.D + iz) * g.H + iy) * g.W;
-              for (int64_t ow = 0; ow < g.OW; ow++) {
-                const int64_t ix = ow * g.sw + ix0;
-                if (ix >= 0 && ix < g.W) dst[ix] += s[ow];
-              }
+              float* dst = gx + ((c * g.D + iz) * g.H + iy) * g.W + ix0;
+              if (g.sw == 1)
+                for (int64_t ow = sp.lo; ow < sp.hi; ow++) dst[ow] += s[ow];
+              else
+                for (int64_t ow = sp.lo; ow < sp.hi; ow++) dst[ow * g.sw] += s[ow];
             }
           }
         }
