@@ -143,6 +143,7 @@ const metrics = [
   ['train_img_s_epoch1', 'LeNet train img/s, epoch 1 (batch 128)', 'hi'],
   ['train_img_s_epoch2', 'LeNet train img/s, epoch 2', 'hi'],
   ['infer_b256_img_s', 'inference img/s, batch 256', 'hi'],
+  ['infer_b256_fast_img_s', 'inference img/s, batch 256, InferenceSession', 'hi'],
   ['b1_p50_us', 'batch-1 latency p50 (µs)', 'lo'],
   ['b1_p99_us', 'batch-1 latency p99 (µs)', 'lo'],
   ['b1_fast_p50_us', 'batch-1 p50, InferenceSession.runSync (µs)', 'lo'],
@@ -176,7 +177,7 @@ const targets = [
   { name: 'LeNet training vs PyTorch (best threads each)', target: 3.0, cmp: '>=', value: ratio((r) => best(r, 'blasnet', 'train_img_s_epoch2') / best(r, 'pytorch', 'train_img_s_epoch2')) },
   ...threadCounts.map((t) => ({
     name: `batch-256 inference vs onnxruntime-node, ${t} thread(s)`, target: 1.2, cmp: '>=',
-    value: ratio((r) => get(r[`blasnet@${t}`], 'infer_b256_img_s') / get(r[`onnxruntime@${t}`], 'infer_b256_img_s')),
+    value: ratio((r) => Math.max(get(r[`blasnet@${t}`], 'infer_b256_img_s') ?? 0, get(r[`blasnet@${t}`], 'infer_b256_fast_img_s') ?? 0) / get(r[`onnxruntime@${t}`], 'infer_b256_img_s')),
   })),
   { name: 'batch-1 latency p50 vs onnxruntime-node (lower is better)', target: 0.5, cmp: '<=', value: ratio((r) => Math.min(best(r, 'blasnet', 'b1_p50_us', true) ?? Infinity, best(r, 'blasnet', 'b1_fast_p50_us', true) ?? Infinity) / best(r, 'onnxruntime', 'b1_p50_us', true)) },
   { name: 'ResNet-style conv fwd+bwd vs PyTorch (best threads each)', target: 1.0, cmp: '>=', value: ratio((r) => best(r, 'blasnet', 'conv.resnet_64_56.fwdbwd_gflops') / best(r, 'pytorch', 'conv.resnet_64_56.fwdbwd_gflops')) },
