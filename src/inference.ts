@@ -153,7 +153,7 @@ export class InferenceSession {
    * A session for `model` (an nn.Sequential of built-in layers). The weights are
    * copied now: training the model afterwards does not change the session.
    */
-  constructor(private readonly model: Module) {
+  constructor(model: Module) {
     if (!(model instanceof Module)) throw new TypeError(`InferenceSession: expected an nn.Module, got ${describe(model)}`);
     this.layers = leaves(model);
     for (const t of [...model.parameters(), ...model.namedBuffers().map(([, b]) => b)]) this.snapshot.set(t, keep(noGrad(() => t.detach().clone())));

@@ -586,7 +586,7 @@ export function recording(...inputs: Tensor[]): boolean {
 // ---------------------------------------------------------------------------
 // creation
 
-function inferShape(data: unknown, op: string): number[] {
+function inferShape(data: unknown): number[] {
   const shape: number[] = [];
   let cur: unknown = data;
   while (Array.isArray(cur)) {
@@ -627,7 +627,7 @@ export function tensor(data: TensorLike, shape?: number[]): Tensor {
     flat = Float32Array.of(Number(data));
     inferred = [];
   } else if (Array.isArray(data)) {
-    inferred = inferShape(data, op);
+    inferred = inferShape(data);
     checkShape(op, inferred, 'data shape');
     flat = flattenNested(data, inferred, op);
   } else if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {

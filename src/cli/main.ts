@@ -10,7 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { backendInfo, models, nn, data, tensor, noGrad, setNumThreads, type Tensor } from '../index';
 import { loadWithMetadata } from '../io/checkpoint';
 import { DatasetMissingError } from '../data/mnist';
-import { train, evaluate, loadData, type TrainOptions } from './train';
+import { train, evaluate, type TrainOptions } from './train';
 import { readDigitPng, writeGridPng } from './images';
 import type { LeNetVariant } from '../models/lenet';
 

@@ -2,7 +2,7 @@
  * Elementwise ops with NumPy/PyTorch broadcasting, forward and backward side by side.
  */
 import { native, type Handle } from '../native';
-import { Tensor, fromOp, describe, sameShape, numelOf, recording, keep } from '../tensor';
+import { Tensor, fromOp, describe, sameShape, numelOf } from '../tensor';
 import { Bin, Un, Act } from './codes';
 
 /** @internal The broadcast result shape of a and b, or a clear Error. */
@@ -343,5 +343,3 @@ export function clone(x: Tensor): Tensor {
   return fromOp(native.clone(x._h('clone')), x.shape, 'CloneBackward', [x], (g) => [g]);
 }
 
-/** @internal keep() re-exported for ops that build state. */
-export { keep, recording };

@@ -1,6 +1,6 @@
 /** Linear, dropout and batch norm as differentiable functions. */
 import { native } from '../native';
-import { Tensor, fromOp, assertTensor, describe, rand, recording } from '../tensor';
+import { Tensor, fromOp, assertTensor, describe, rand } from '../tensor';
 import { binaryRaw, mul } from './elementwise';
 import { Bin, Un } from './codes';
 
@@ -117,4 +117,3 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
   );
 }
 
-export { binaryRaw, Bin, recording };

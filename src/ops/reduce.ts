@@ -219,4 +219,3 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
-export { recording };

@@ -3,7 +3,7 @@
  * input; transpose/permute copy into a contiguous layout.
  */
 import { native } from '../native';
-import { Tensor, Storage, fromOp, checkShape, normDim, numelOf, describe, recording } from '../tensor';
+import { Tensor, fromOp, checkShape, normDim, numelOf, describe, recording } from '../tensor';
 
 /** Resolves one -1 and checks the element count. */
 export function resolveShape(op: string, x: Tensor, shape: number[]): number[] {
@@ -94,4 +94,3 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   return permute(x, perm);
 }
 
-export { Storage };
