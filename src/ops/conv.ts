@@ -4,6 +4,7 @@
  * batch for the weight gradient. 1-D and 2-D run as 3-D with size-1 dims.
  */
 import { native } from '../native';
+import { intTuple } from './args';
 import { Tensor, fromOp, describe, assertTensor, numelOf } from '../tensor';
 
 /** Padding spelled like PyTorch, plus explicit before/after pairs. */
@@ -26,15 +27,6 @@ export interface ConvOptions {
   groups?: number;
 }
 
-function tuple(op: string, name: string, v: unknown, n: number, min: number): number[] {
-  const arr = typeof v === 'number' ? new Array<number>(n).fill(v) : v;
-  if (!Array.isArray(arr) || arr.length !== n)
-    throw new TypeError(`${op}: ${name} must be a number or an array of ${n} numbers, got ${describe(v)}`);
-  for (const x of arr)
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < min)
-      throw new RangeError(`${op}: ${name} must hold integers >= ${min}, got ${describe(v)}`);
-  return arr as number[];
-}
 
 /** @internal Resolves padding to [before, after] per spatial dim. */
 export function resolvePadding(op: string, padding: Padding | undefined, n: number, k: number[], dil: number[], stride: number[]): [number, number][] {
@@ -48,10 +40,10 @@ export function resolvePadding(op: string, padding: Padding | undefined, n: numb
   }
   if (typeof padding === 'string') throw new Error(`${op}: padding must be a number, an array, 'same' or 'valid', got ${describe(padding)}`);
   if (Array.isArray(padding) && padding.length === 2 * n && n > 1) {
-    const p = tuple(op, 'padding', padding, 2 * n, 0);
+    const p = intTuple(op, 'padding', padding, 2 * n, 0);
     return k.map((_, i) => [p[2 * i], p[2 * i + 1]]);
   }
-  const p = tuple(op, 'padding', padding, n, 0);
+  const p = intTuple(op, 'padding', padding, n, 0);
   return p.map((v) => [v, v]);
 }
 
@@ -86,8 +78,8 @@ export function convGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Ten
     throw new Error(`${op}: input has ${C} channels but weight expects ${Cg * groups} (weight shape [${weight.shape.join(',')}]${groups > 1 ? `, groups ${groups}` : ''})`);
   if (bias != null && (bias.ndim !== 1 || bias.shape[0] !== Cout))
     throw new Error(`${op}: bias must have shape [${Cout}], got [${bias.shape.join(',')}]`);
-  const stride = tuple(op, 'stride', opts.stride ?? 1, nd, 1);
-  const dil = tuple(op, 'dilation', opts.dilation ?? 1, nd, 1);
+  const stride = intTuple(op, 'stride', opts.stride ?? 1, nd, 1);
+  const dil = intTuple(op, 'dilation', opts.dilation ?? 1, nd, 1);
   const ks = weight.shape.slice(2);
   if (ks.some((k) => k < 1)) throw new Error(`${op}: weight has an empty kernel [${ks.join(',')}]`);
   const pads = resolvePadding(op, opts.padding, nd, ks, dil, stride);

@@ -1,5 +1,6 @@
 /** Linear, dropout and batch norm as differentiable functions. */
 import { native } from '../native';
+import { contiguousStrides } from './args';
 import { Tensor, fromOp, assertTensor, describe, rand } from '../tensor';
 import { binaryRaw, mul } from './elementwise';
 import { Bin, Un } from './codes';
@@ -55,15 +56,6 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   return y;
 }
 
-function contiguousStrides(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = s;
-    s *= shape[i];
-  }
-  return st;
-}
 
 export interface BatchNormOptions {
   runningMean?: Tensor | null;

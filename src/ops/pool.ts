@@ -4,6 +4,7 @@
  * 1-D and 2-D run as 3-D with size-1 dims. No learnable parameters.
  */
 import { native } from '../native';
+import { intTuple } from './args';
 import { Tensor, fromOp, describe, assertTensor } from '../tensor';
 
 /** Options of the max/avg pools. */
@@ -20,15 +21,6 @@ export interface PoolOptions {
   countIncludePad?: boolean;
 }
 
-function tuple(op: string, name: string, v: unknown, n: number, min: number): number[] {
-  const arr = typeof v === 'number' ? new Array<number>(n).fill(v) : v;
-  if (!Array.isArray(arr) || arr.length !== n)
-    throw new TypeError(`${op}: ${name} must be a number or an array of ${n} numbers, got ${describe(v)}`);
-  for (const x of arr)
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < min)
-      throw new RangeError(`${op}: ${name} must hold integers >= ${min}, got ${describe(v)}`);
-  return arr as number[];
-}
 
 /** PyTorch's pooling output size, ceil mode included. */
 export function poolOutSize(L: number, k: number, s: number, p: number, ceil: boolean): number {
@@ -51,9 +43,9 @@ export function poolGeometry(op: string, nd: number, x: Tensor, opts: PoolOption
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: options must be an object with kernelSize, got ${describe(opts)}`);
   if (x.ndim !== nd + 2 && x.ndim !== nd + 1)
     throw new Error(`${op}: expected a ${nd + 2}-d input [N, C, …] (or ${nd + 1}-d without batch), got shape [${x.shape.join(',')}]`);
-  const k = tuple(op, 'kernelSize', opts.kernelSize, nd, 1);
-  const s = tuple(op, 'stride', opts.stride ?? k, nd, 1);
-  const p = tuple(op, 'padding', opts.padding ?? 0, nd, 0);
+  const k = intTuple(op, 'kernelSize', opts.kernelSize, nd, 1);
+  const s = intTuple(op, 'stride', opts.stride ?? k, nd, 1);
+  const p = intTuple(op, 'padding', opts.padding ?? 0, nd, 0);
   p.forEach((pp, i) => {
     if (pp * 2 > k[i]) throw new Error(`${op}: padding ${pp} should be at most half the kernel size ${k[i]}`);
   });
@@ -106,7 +98,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, numbe
   assertTensor(op, x, 'input');
   x._check(op);
   if (x.ndim !== 4 && x.ndim !== 3) throw new Error(`${op}: expected a 4-d input [N, C, H, W] (or 3-d), got shape [${x.shape.join(',')}]`);
-  const [OH, OW] = tuple(op, 'outputSize', outputSize, 2, 1);
+  const [OH, OW] = intTuple(op, 'outputSize', outputSize, 2, 1);
   const [H, W] = x.shape.slice(-2);
   if (H < 1 || W < 1) throw new Error(`${op}: input spatial size [${H},${W}] is empty`);
   const lead = x.shape.slice(0, -2);

@@ -3,6 +3,7 @@
  * tensor as [outer, size, inner].
  */
 import { native } from '../native';
+import { contiguousStrides } from './args';
 import { Tensor, fromOp, normDim, numelOf, recording } from '../tensor';
 import { viewAs } from './shape';
 
@@ -21,22 +22,13 @@ function expandBack(g: Tensor, shape: readonly number[], d: number | undefined, 
   const gShape = d === undefined ? shape.map(() => 1) : shape.map((s, i) => (i === d ? 1 : s));
   const one = Tensor._wrap(native.alloc(n, scale), shape);
   const strides = bStrides(gShape, shape);
-  const h = native.binary(2 /* mul */, one._h('sum'), g._h('sum'), shape as number[], contiguous(shape), strides);
+  const h = native.binary(2 /* mul */, one._h('sum'), g._h('sum'), shape as number[], contiguousStrides(shape), strides);
   one.dispose();
   return Tensor._wrap(h, shape);
 }
 
-function contiguous(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = s;
-    s *= shape[i];
-  }
-  return st;
-}
 function bStrides(small: readonly number[], big: readonly number[]): number[] {
-  const c = contiguous(small);
+  const c = contiguousStrides(small);
   return small.map((s, i) => (s === 1 && big[i] !== 1 ? 0 : c[i]));
 }
 
