@@ -20,11 +20,6 @@ void over_planes(int64_t planes, int64_t work, F&& f) {
 }  // namespace
 
 // best/bi take v/i when v is larger, or v is the window's first NaN (NaN propagates, as in PyTorch).
-inline void take(float& best, int32_t& bi, float v, int32_t i) {
-  const bool t = (v > best) | ((v != v) & (best == best));
-  best = t ? v : best;
-  bi = t ? i : bi;
-}
 inline void take(float& best, int64_t& bi, float v, int64_t i) {
   const bool t = (v > best) | ((v != v) & (best == best));
   best = t ? v : best;

@@ -16,7 +16,7 @@
  * a session (`Module.forwardAsync` recompiles when the weights change).
  */
 import { noGrad } from './autograd';
-import { native, type Handle } from './native';
+import { native, type Handle, type PlanHandle } from './native';
 import { Tensor, tensor, zeros, describe, numelOf, keep } from './tensor';
 import { Module } from './nn/module';
 import * as L from './nn/layers';
@@ -26,13 +26,6 @@ import { Un } from './ops/codes';
 import { loadWithMetadata } from './io/checkpoint';
 import { LeNet, type LeNetVariant } from './models/lenet';
 
-type PlanHandle = { readonly __brand: 'blasnet.Plan' };
-interface PlanAddon {
-  planCreate(steps: object[], inPerSample: number): PlanHandle;
-  planRun(plan: PlanHandle, x: Handle): Handle;
-  planRunAsync(plan: PlanHandle, x: Handle): Promise<Handle>;
-}
-const planNative = native as unknown as PlanAddon;
 
 const enum Op { Conv = 0, Act, MaxPool, AvgPool, AdaptiveAvg, Linear, BatchNorm, Softmax }
 
@@ -210,7 +203,7 @@ export class InferenceSession {
         x.dispose();
       }
     });
-    const plan = planNative.planCreate(fuse(steps as PlanStep[]), numelOf(sampleShape));
+    const plan = native.planCreate(fuse(steps as PlanStep[]), numelOf(sampleShape));
     this.compiled.set(key, { plan, inShape: sampleShape.slice(), outShape });
     return { inShape: sampleShape.slice(), outShape };
   }
@@ -247,7 +240,7 @@ export class InferenceSession {
     const { c, input, owned } = this.prepare('runSync', x, shape);
     const N = input.shape[0];
     try {
-      return Tensor._wrap(planNative.planRun(c.plan, input._h('runSync')), [N, ...c.outShape]);
+      return Tensor._wrap(native.planRun(c.plan, input._h('runSync')), [N, ...c.outShape]);
     } finally {
       if (owned) input.dispose();
     }
@@ -259,7 +252,7 @@ export class InferenceSession {
     const N = input.shape[0];
     let pending: Promise<Handle>;
     try {
-      pending = planNative.planRunAsync(c.plan, input._h('run'));
+      pending = native.planRunAsync(c.plan, input._h('run'));
     } finally {
       if (owned) input.dispose();
     }

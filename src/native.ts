@@ -95,6 +95,9 @@ function load(): NativeAddon {
 /** Opaque handle to native float32 storage. */
 export type Handle = { readonly __brand: 'blasnet.Storage' };
 
+/** Opaque handle to a compiled inference plan (native/plan.cc). */
+export type PlanHandle = { readonly __brand: 'blasnet.Plan' };
+
 /** @internal The functions the addon exports (see native/binding.cc). */
 export interface NativeAddon {
   alloc(n: number, fill?: number): Handle;
@@ -136,6 +139,9 @@ export interface NativeAddon {
   batchNormBackward(x: Handle, gy: Handle, g: Handle | null, mean: Handle, inv: Handle, N: number, C: number, S: number, training: boolean, nx: boolean, na: boolean): [Handle | null, Handle | null, Handle | null];
   sgdStep(p: Handle, g: Handle, buf: Handle | null, lr: number, momentum: number, dampening: number, nesterov: boolean, wd: number, first: boolean): void;
   adamStep(p: Handle, g: Handle, m: Handle, v: Handle, vmax: Handle | null, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, amsgrad: boolean, decoupled: boolean): void;
+  planCreate(steps: object[], inPerSample: number): PlanHandle;
+  planRun(plan: PlanHandle, x: Handle): Handle;
+  planRunAsync(plan: PlanHandle, x: Handle): Promise<Handle>;
   backendInfo(): { blas: string; blasConfig: string; core: string; threads: number; blasThreads: number; simd: string };
   setNumThreads(n: number): void;
   getNumThreads(): number;

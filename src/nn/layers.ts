@@ -317,7 +317,7 @@ export class BatchNorm2d extends Module {
     const useBatch = this.training || !this.runningMean;
     if (this.training && this.numBatchesTracked) this.numBatchesTracked.fill_(this.numBatchesTracked.item() + 1);
     return F.batchNorm(x, {
-      runningMean: this.training ? this.runningMean : this.runningMean,
+      runningMean: this.runningMean,
       runningVar: this.runningVar,
       weight: this.weight,
       bias: this.bias,

@@ -1,5 +1,5 @@
 /** Linear, dropout and batch norm as differentiable functions. */
-import { native } from '../native';
+import { native, type Handle } from '../native';
 import { contiguousStrides } from './args';
 import { Tensor, fromOp, assertTensor, describe, rand } from '../tensor';
 import { binaryRaw, mul } from './elementwise';
@@ -96,10 +96,15 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
     (g) => {
       const [gx, gg, gb] = native.batchNormBackward(x._h(op), g._h(op), w?._h(op) ?? null, mean, inv, N, C, S, training, x.requiresGrad, !!(w?.requiresGrad || b?.requiresGrad));
       const out: (Tensor | null)[] = [gx ? Tensor._wrap(gx, x.shape) : null];
-      if (w) out.push(gg && w.requiresGrad ? Tensor._wrap(gg, [C]) : null);
-      else if (gg) native.free(gg);
-      if (b) out.push(gb && b.requiresGrad ? Tensor._wrap(gb, [C]) : null);
-      else if (gb) native.free(gb);
+      // one native call computes both affine gradients; free whichever is not wanted
+      const keepOrFree = (h: Handle | null, t: Tensor | null): Tensor | null => {
+        if (h && t?.requiresGrad) return Tensor._wrap(h, [C]);
+        if (h) native.free(h);
+        return null;
+      };
+      const ggT = keepOrFree(gg, w), gbT = keepOrFree(gb, b);
+      if (w) out.push(ggT);
+      if (b) out.push(gbT);
       return out;
     },
     () => {

@@ -17,13 +17,11 @@ function reducedShape(shape: readonly number[], d: number, keepdim: boolean): nu
 
 /** Broadcasts g (the reduced gradient) back over `shape` times `scale`. */
 function expandBack(g: Tensor, shape: readonly number[], d: number | undefined, scale: number): Tensor {
-  const n = numelOf(shape);
-  // out[o, s, i] = g[o, i] * scale: a broadcast multiply with a 1-element tensor of `scale`.
+  // out[o, s, i] = g[o, i] * scale: g broadcast along the reduced dim(s), times a one-element `scale`.
   const gShape = d === undefined ? shape.map(() => 1) : shape.map((s, i) => (i === d ? 1 : s));
-  const one = Tensor._wrap(native.alloc(n, scale), shape);
-  const strides = bStrides(gShape, shape);
-  const h = native.binary(2 /* mul */, one._h('sum'), g._h('sum'), shape as number[], contiguousStrides(shape), strides);
-  one.dispose();
+  const k = native.alloc(1, scale);
+  const h = native.binary(2 /* mul */, g._h('sum'), k, shape as number[], bStrides(gShape, shape), shape.map(() => 0));
+  native.free(k);
   return Tensor._wrap(h, shape);
 }
 
