@@ -1,4 +1,4 @@
-// Handle helpers shared by the binding files (binding.cc, async.cc).
+// Handle helpers shared by the binding files (binding*.cc, plan.cc).
 #pragma once
 #include <napi.h>
 
@@ -10,5 +10,10 @@ Napi::Value wrap(Napi::Env env, Storage* s);          // new External owning s
 Storage* new_storage(Napi::Env env, size_t numel);    // allocate, report to V8
 Storage* unwrap(const Napi::Value& v, const char* what);  // validated, live
 float* data_of(const Napi::Value& v);                 // data of a handle just made by wrap()
-void init_plan(Napi::Env env, Napi::Object exports);  // plan.cc: inference plans
+// Each family registers its functions on the addon's exports.
+void init_tensor(Napi::Env env, Napi::Object exports);  // binding_tensor.cc: elementwise, reductions, matmul
+void init_conv(Napi::Env env, Napi::Object exports);    // binding_conv.cc: convolution
+void init_pool(Napi::Env env, Napi::Object exports);    // binding_pool.cc: pooling
+void init_train(Napi::Env env, Napi::Object exports);   // binding_train.cc: losses, batch norm, optimizers
+void init_plan(Napi::Env env, Napi::Object exports);    // plan.cc: inference plans
 }  // namespace blasnet

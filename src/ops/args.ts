@@ -1,5 +1,5 @@
 /** Argument helpers shared by the op families. @internal */
-import { describe } from '../tensor';
+import { Tensor, describe } from '../tensor';
 
 /** A number or an array of `n` integers ≥ `min` (stride, padding, kernel size…), as an array of `n`. */
 export function intTuple(op: string, name: string, v: unknown, n: number, min: number): number[] {
@@ -21,4 +21,51 @@ export function contiguousStrides(shape: readonly number[]): number[] {
     s *= shape[i];
   }
   return st;
+}
+
+/** snake_case → camelCase (`weight_decay` → `weightDecay`). */
+function camelCase(k: string): string {
+  return k.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Levenshtein distance, for "did you mean" hints on misspelt option keys. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+/**
+ * Validates an options object: `undefined`/`null` give `{}`; anything but a
+ * plain object throws a TypeError; a key not in `allowed` throws an Error that
+ * names it, suggesting the camelCase spelling of a snake_case key (PyTorch's
+ * `weight_decay` → `weightDecay`) or the nearest allowed key. Every public
+ * options object goes through this: an ignored option silently builds the
+ * wrong model.
+ */
+export function checkOptions<T extends object>(op: string, opts: T | null | undefined, allowed: readonly string[], what = 'options'): T {
+  if (opts === undefined || opts === null) return {} as T;
+  if (typeof opts !== 'object' || Array.isArray(opts) || opts instanceof Tensor)
+    throw new TypeError(`${op}: ${what} must be an object, got ${describe(opts)}`);
+  for (const key of Object.keys(opts)) {
+    if (allowed.includes(key)) continue;
+    const camel = camelCase(key);
+    let hint = '';
+    if (camel !== key && allowed.includes(camel)) hint = ` (did you mean '${camel}'? blasnet spells PyTorch's options in camelCase)`;
+    else {
+      const near = allowed.map((a) => [a, editDistance(key.toLowerCase(), a.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
+      if (near && near[1] <= 2) hint = ` (did you mean '${near[0]}'?)`;
+    }
+    const list = allowed.length ? `; expected one of: ${allowed.join(', ')}` : '; it takes no options';
+    throw new Error(`${op}: unknown option '${key}'${hint}${list}`);
+  }
+  return opts;
 }

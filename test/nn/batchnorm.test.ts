@@ -4,7 +4,7 @@
 // input, weight and bias by finite differences.
 import { describe, it, expect } from 'vitest';
 import { nn, tensor, noGrad, tidy, memoryInfo, type Tensor } from '../../src';
-import { expectAllClose, numericGrad, randomArray } from './helpers';
+import { expectAllClose, numericGrad, randomArray } from '../helpers';
 
 const [N, C, H, W] = [4, 3, 5, 6];
 const S = H * W;

@@ -4,7 +4,7 @@
 // values in test/fixtures/nn_ref.json (gen_nn.py).
 import { describe, it, expect } from 'vitest';
 import { nn, tensor, tidy, memoryInfo, type Tensor } from '../../src';
-import { expectAllClose, fixture, flat, numericGrad, randomArray } from './helpers';
+import { expectAllClose, fixture, flat, numericGrad, randomArray } from '../helpers';
 
 const F = nn.functional;
 type Red = 'mean' | 'sum' | 'none';

@@ -5,7 +5,7 @@
 // hyper-parameter validation; zeroGrad.
 import { describe, it, expect } from 'vitest';
 import { optim, tensor, type Tensor } from '../../src';
-import { expectAllClose, fixture } from './helpers';
+import { expectAllClose, fixture } from '../helpers';
 
 interface Cfg {
   optimizer: 'SGD' | 'Adam' | 'AdamW';

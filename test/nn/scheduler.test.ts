@@ -3,7 +3,7 @@
 // momentum for SGD, lr and beta1 for Adam), within 1e-6 relative.
 import { describe, it, expect } from 'vitest';
 import { optim, tensor } from '../../src';
-import { expectAllClose, fixture } from './helpers';
+import { expectAllClose, fixture } from '../helpers';
 
 const S = fixture('nn_ref.json').schedulers as {
   step_lr: number[];

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import {
   tensor, zeros, ones, full, arange, rand, randn, manualSeed, setNumThreads, tidy, memoryInfo, Tensor,
 } from '../../src';
-import { makeRng, randInt, pick, type Rng } from './helpers';
+import { makeRng, randInt, pick, type Rng } from '../helpers';
 
 type BadCall = { desc: string; fn: () => unknown; op?: string };
 

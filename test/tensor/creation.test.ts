@@ -4,7 +4,7 @@ import {
   tensor, zeros, ones, full, arange, rand, randn, zerosLike, onesLike, manualSeed, tidy, Tensor,
   setNumThreads, getNumThreads,
 } from '../../src';
-import { expectAllClose } from './helpers';
+import { expectAllClose } from '../helpers';
 
 const fr = Math.fround;
 

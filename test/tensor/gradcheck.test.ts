@@ -2,7 +2,7 @@
 // autograd semantics (accumulation, retainGraph, noGrad, detach, leaves...).
 import { describe, it, expect } from 'vitest';
 import { tensor, Tensor, tidy, noGrad, isGradEnabled, nn, zeros } from '../../src';
-import { makeRng, randArray, randAwayFromZero, numel, type Rng } from './helpers';
+import { makeRng, randArray, randAwayFromZero, numel, type Rng } from '../helpers';
 
 const F = nn.functional;
 const fr = Math.fround;

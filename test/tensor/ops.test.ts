@@ -5,7 +5,7 @@ import { tensor, Tensor, tidy, arange, zeros } from '../../src';
 import {
   makeRng, randInt, pick, randArray, randAwayFromZero, numel, unravel, stridesOf, refBinary, randomShape,
   broadcastPartner, expectAllClose, splitDims, reducedShape, refMatmul2d, type Rng,
-} from './helpers';
+} from '../helpers';
 
 const EW = { rtol: 1e-5, atol: 1e-6 };
 const RED = { rtol: 1e-4, atol: 1e-5 };

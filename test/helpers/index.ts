@@ -1,5 +1,8 @@
-// Shared helpers for the tensor-core tests: a seeded PRNG, float64 reference
-// implementations of broadcasting / indexing, and closeness checks.
+// Shared test helpers (one place for every suite): a seeded PRNG, float64
+// reference implementations of broadcasting / indexing, closeness checks,
+// finite differences and fixture loading. Child-process runners: ./child.ts.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { expect } from 'vitest';
 
 /** mulberry32: a small, seeded, deterministic PRNG returning floats in [0, 1). */
@@ -156,4 +159,39 @@ export function refMatmul2d(
       for (let k = 0; k < K; k++) s += A[aOff + i * K + k] * B[bOff + k * N + j];
       out[oOff + i * N + j] = s;
     }
+}
+
+/** Reads test/fixtures/<name> as JSON. */
+export function fixture<T = any>(name: string): T {
+  return JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', name), 'utf8')) as T;
+}
+
+/** Deterministic uniform [0, 1) generator (mulberry32), independent of blasnet's RNG. */
+export const rng = makeRng;
+
+/** n float32-representable values uniform in [lo, hi), from seed. */
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): number[] {
+  const r = makeRng(seed);
+  return Array.from({ length: n }, () => Math.fround(lo + (hi - lo) * r()));
+}
+
+/** Central finite differences of a float64 scalar function. */
+export function numericGrad(f: (x: Float64Array) => number, x0: ArrayLike<number>, h = 1e-6): Float64Array {
+  const x = Float64Array.from(x0);
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    x[i] = v + h;
+    const fp = f(x);
+    x[i] = v - h;
+    const fm = f(x);
+    x[i] = v;
+    g[i] = (fp - fm) / (2 * h);
+  }
+  return g;
+}
+
+/** Flattens nested number arrays. */
+export function flat(v: unknown): number[] {
+  return Array.isArray(v) ? v.flatMap((x) => flat(x)) : [v as number];
 }

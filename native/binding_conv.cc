@@ -1,0 +1,76 @@
+// Bindings for convolution (conv.cc).
+#include <napi.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "binding_args.h"
+#include "kernels.h"
+
+namespace blasnet {
+namespace {
+using namespace bind;
+
+// ---------------------------------------------------------------------------
+// convolution
+
+ConvGeom conv_geom(const CallbackInfo& info, size_t i) {
+  auto v = ints(info, i, "conv geometry");
+  Napi::Env env = info.Env();
+  if (v.size() != 22) fail(env, "conv geometry must have 22 entries");
+  ConvGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+             v[11], v[12], v[13], v[14], v[15], v[16], v[17], v[18], v[19], v[20], v[21]};
+  if (g.groups < 1 || g.C % g.groups || g.Cout % g.groups) fail(env, "conv: groups must divide the channel counts");
+  if (g.sd < 1 || g.sh < 1 || g.sw < 1 || g.dd < 1 || g.dh < 1 || g.dw < 1) fail(env, "conv: stride and dilation must be >= 1");
+  if (g.kd < 1 || g.kh < 1 || g.kw < 1) fail(env, "conv: kernel dims must be >= 1");
+  prod(env, {g.N, g.C, g.D, g.H, g.W});
+  prod(env, {g.N, g.Cout, g.OD, g.OH, g.OW});
+  prod(env, {g.C, g.kd, g.kh, g.kw, g.OD, g.OH, g.OW});
+  return g;
+}
+
+FN(ConvForward) {
+  Storage* x = unwrap(info[0], "input");
+  Storage* w = unwrap(info[1], "weight");
+  Storage* b = opt_storage(info, 2, "bias");
+  ConvGeom g = conv_geom(info, 3);
+  exact(env, x, g.N * g.C * g.in_plane(), "input");
+  exact(env, w, g.Cout * (g.C / g.groups) * g.kvol(), "weight");
+  if (b) exact(env, b, g.Cout, "bias");
+  Value h = out(env, g.N * g.Cout * g.out_plane());
+  conv_forward(g, x->data, w->data, b ? b->data : nullptr, data_of(h));
+  return h;
+} END
+
+FN(ConvBackward) {
+  Storage* x = unwrap(info[0], "input");
+  Storage* w = unwrap(info[1], "weight");
+  Storage* gy = unwrap(info[2], "grad");
+  ConvGeom g = conv_geom(info, 3);
+  bool nx = boolean(info, 4), nw = boolean(info, 5), nb = boolean(info, 6);
+  exact(env, x, g.N * g.C * g.in_plane(), "input");
+  exact(env, w, g.Cout * (g.C / g.groups) * g.kvol(), "weight");
+  exact(env, gy, g.N * g.Cout * g.out_plane(), "grad");
+  Value gx = nx ? out(env, x->numel) : env.Null();
+  Value gw = nw ? out(env, w->numel) : env.Null();
+  Value gb = nb ? out(env, g.Cout) : env.Null();
+  auto ptr = [](Value v) { return v.IsNull() ? nullptr : data_of(v); };
+  conv_backward(g, x->data, w->data, gy->data, ptr(gx), ptr(gw), ptr(gb));
+  auto r = Napi::Array::New(env, 3);
+  r.Set(0u, gx);
+  r.Set(1u, gw);
+  r.Set(2u, gb);
+  return r;
+} END
+
+}  // namespace
+
+void init_conv(Napi::Env env, Napi::Object exports) {
+#define EXPORT(js, fn) exports.Set(js, Napi::Function::New(env, fn, js))
+  EXPORT("convForward", ConvForward);
+  EXPORT("convBackward", ConvBackward);
+#undef EXPORT
+}
+
+}  // namespace blasnet
