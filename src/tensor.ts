@@ -351,7 +351,7 @@ export class Tensor {
   _accumulateGrad(g: Tensor, owned: boolean): void {
     if (!this.grad || this.grad.isDisposed) {
       this.grad = keep(owned ? g : g.clone());
-      if (!sameShape(this.grad.shape, this.shape)) this.grad = keep(this.grad.reshape(this.shape as number[]));
+      if (!sameShape(this.grad.shape, this.shape)) this.grad = keep(this.grad.reshape(this.shape));
     } else {
       this.grad._addInPlace(g);
       if (owned) g.dispose();
@@ -405,11 +405,11 @@ export class Tensor {
   // --- shape ------------------------------------------------------------------
 
   /** Same data, new shape (one dim may be -1). Shares storage. */
-  reshape(...shape: (number | number[])[]): Tensor {
+  reshape(...shape: (number | readonly number[])[]): Tensor {
     return shp.reshape(this, flatArgs(shape), 'reshape');
   }
   /** Alias of {@link reshape} (every tensor is contiguous). */
-  view(...shape: (number | number[])[]): Tensor {
+  view(...shape: (number | readonly number[])[]): Tensor {
     return shp.reshape(this, flatArgs(shape), 'view');
   }
   /** Flattens dims `startDim..endDim` into one. */
@@ -429,7 +429,7 @@ export class Tensor {
     return shp.transpose(this, dim0, dim1);
   }
   /** Reorders dims (returns a contiguous copy). */
-  permute(...dims: (number | number[])[]): Tensor {
+  permute(...dims: (number | readonly number[])[]): Tensor {
     return shp.permute(this, flatArgs(dims));
   }
   /** The transpose of a 2-D tensor. */
@@ -546,8 +546,8 @@ export class Tensor {
   }
 }
 
-function flatArgs(args: (number | number[])[]): number[] {
-  if (args.length === 1 && Array.isArray(args[0])) return args[0];
+function flatArgs(args: (number | readonly number[])[]): number[] {
+  if (args.length === 1 && Array.isArray(args[0])) return (args[0] as readonly number[]).slice();
   return args as number[];
 }
 
@@ -619,7 +619,7 @@ function flattenNested(data: unknown, shape: number[], op: string): Float32Array
  * Creates a tensor from a number, nested arrays or a typed array (copied).
  * `shape` reshapes flat data; it must hold exactly as many elements.
  */
-export function tensor(data: TensorLike, shape?: number[]): Tensor {
+export function tensor(data: TensorLike, shape?: readonly number[]): Tensor {
   const op = 'tensor';
   let flat: Float32Array;
   let inferred: number[];
@@ -658,41 +658,41 @@ export function tensor(data: TensorLike, shape?: number[]): Tensor {
   return Tensor._wrap(native.fromArray(flat), finalShape);
 }
 
-function shapeArgs(op: string, args: (number | number[])[]): number[] {
+function shapeArgs(op: string, args: (number | readonly number[])[]): number[] {
   return checkShape(op, flatArgs(args));
 }
 
 /** A tensor of zeros. `zeros(2, 3)` or `zeros([2, 3])`. */
-export function zeros(...shape: (number | number[])[]): Tensor {
+export function zeros(...shape: (number | readonly number[])[]): Tensor {
   const s = shapeArgs('zeros', shape);
   return Tensor._wrap(native.alloc(numelOf(s), 0), s);
 }
 
 /** A tensor of ones. */
-export function ones(...shape: (number | number[])[]): Tensor {
+export function ones(...shape: (number | readonly number[])[]): Tensor {
   const s = shapeArgs('ones', shape);
   return Tensor._wrap(native.alloc(numelOf(s), 1), s);
 }
 
 /** A tensor filled with `value`. */
-export function full(shape: number[], value: number): Tensor {
+export function full(shape: readonly number[], value: number): Tensor {
   const s = checkShape('full', shape);
   if (typeof value !== 'number') throw new TypeError(`full: value must be a number, got ${describe(value)}`);
   return Tensor._wrap(native.alloc(numelOf(s), value), s);
 }
 
 /** @internal Uninitialised storage of a shape. */
-export function empty(shape: number[]): Tensor {
+export function empty(shape: readonly number[]): Tensor {
   return Tensor._wrap(native.alloc(numelOf(shape)), shape);
 }
 
 /** Zeros with the shape of `t`. */
 export function zerosLike(t: Tensor): Tensor {
-  return zeros(t.shape as number[]);
+  return zeros(t.shape);
 }
 /** Ones with the shape of `t`. */
 export function onesLike(t: Tensor): Tensor {
-  return ones(t.shape as number[]);
+  return ones(t.shape);
 }
 
 /** Values from `start` (inclusive) to `end` (exclusive) by `step`, as `torch.arange`. `arange(5)` is 0..4. */
@@ -743,7 +743,7 @@ export function randomKey(): [number, number] {
 }
 
 /** Uniform samples in [0, 1) (or [low, high)). */
-export function rand(shape: number[] | number, low = 0, high = 1): Tensor {
+export function rand(shape: readonly number[] | number, low = 0, high = 1): Tensor {
   const s = checkShape('rand', typeof shape === 'number' ? [shape] : shape);
   if (!Number.isFinite(low) || !Number.isFinite(high) || !(high >= low))
     throw new RangeError(`rand: expected finite low <= high, got ${low}, ${high}`);
@@ -752,7 +752,7 @@ export function rand(shape: number[] | number, low = 0, high = 1): Tensor {
 }
 
 /** Normal samples with mean 0 and std 1 (or `mean`, `std`). */
-export function randn(shape: number[] | number, mean = 0, std = 1): Tensor {
+export function randn(shape: readonly number[] | number, mean = 0, std = 1): Tensor {
   const s = checkShape('randn', typeof shape === 'number' ? [shape] : shape);
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0)
     throw new RangeError(`randn: expected finite mean and std >= 0, got ${mean}, ${std}`);

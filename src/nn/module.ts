@@ -189,7 +189,7 @@ export abstract class Module {
    * and returns a table of each leaf layer's output shape and parameter count,
    * with the totals. Pooling and activations have no parameters.
    */
-  summary(inputShape: number[]): string {
+  summary(inputShape: readonly number[]): string {
     const rows: [string, string, string, number][] = [];
     const leaves = this.namedModules().filter(([, m]) => m.children().length === 0);
     const saved = new Map<Module, Module['forward']>();
