@@ -65,7 +65,7 @@ export function checkOptions<T extends object>(op: string, opts: T | null | unde
       if (near && near[1] <= 2) hint = ` (did you mean '${near[0]}'?)`;
     }
     const list = allowed.length ? `; expected one of: ${allowed.join(', ')}` : '; it takes no options';
-    throw new Error(`${op}: unknown option '${key}'${hint}${list}`);
+    throw new Error(`${op}: unknown option '${key}'${what === 'options' ? '' : ` in ${what}`}${hint}${list}`);
   }
   return opts;
 }
