@@ -126,34 +126,76 @@ FN(BatchNormBackward) {  // (x, gy, gamma, mean, invstd, N, C, S, training, need
 // ---------------------------------------------------------------------------
 // optimizers (in place)
 
-FN(SgdStep) {  // (p, g, buf|null, lr, momentum, dampening, nesterov, wd, first)
-  Storage* p = unwrap(info[0], "param");
-  Storage* g = unwrap(info[1], "grad");
-  Storage* b = opt_storage(info, 2, "momentum buffer");
-  exact(env, g, p->numel, "grad");
-  if (b) exact(env, b, p->numel, "momentum buffer");
+FN(SgdStep) {  // (p, g, buf|null, lr, momentum, dampening, nesterov, wd, first, maximize)
+  Storage* p = unwrap(info[0], "SGD.step param");
+  Storage* g = unwrap(info[1], "SGD.step grad");
+  Storage* b = opt_storage(info, 2, "SGD.step momentum_buffer");
+  exact(env, g, p->numel, "SGD.step grad");
+  if (b) exact(env, b, p->numel, "SGD.step momentum_buffer");
   float momentum = f32(info, 4, "momentum");
-  if (momentum != 0.f && !b) fail(env, "sgd: momentum needs a buffer");
+  if (momentum != 0.f && !b) fail(env, "SGD.step: momentum needs a momentum_buffer");
   sgd_step(p->data, g->data, b ? b->data : nullptr, p->numel, f32(info, 3, "lr"), momentum, f32(info, 5, "dampening"),
-           boolean(info, 6), f32(info, 7, "weight decay"), boolean(info, 8));
+           boolean(info, 6), f32(info, 7, "weight decay"), boolean(info, 8), boolean(info, 9));
   return env.Undefined();
 } END
 
-FN(AdamStep) {  // (p, g, m, v, vmax|null, lr, b1, b2, eps, wd, step, amsgrad, decoupled)
-  Storage* p = unwrap(info[0], "param");
-  Storage* g = unwrap(info[1], "grad");
-  Storage* m = unwrap(info[2], "exp_avg");
-  Storage* v = unwrap(info[3], "exp_avg_sq");
-  Storage* vm = opt_storage(info, 4, "max_exp_avg_sq");
-  for (Storage* s : {g, m, v}) exact(env, s, p->numel, "adam state");
+FN(AdamStep) {  // (p, g, m, v, vmax|null, lr, b1, b2, eps, wd, step, amsgrad, decoupled, maximize)
+  Storage* p = unwrap(info[0], "Adam.step param");
+  Storage* g = unwrap(info[1], "Adam.step grad");
+  Storage* m = unwrap(info[2], "Adam.step exp_avg");
+  Storage* v = unwrap(info[3], "Adam.step exp_avg_sq");
+  Storage* vm = opt_storage(info, 4, "Adam.step max_exp_avg_sq");
+  exact(env, g, p->numel, "Adam.step grad");
+  exact(env, m, p->numel, "Adam.step exp_avg");
+  exact(env, v, p->numel, "Adam.step exp_avg_sq");
   bool ams = boolean(info, 11);
-  if (ams && !vm) fail(env, "adam: amsgrad needs max_exp_avg_sq");
-  if (vm) exact(env, vm, p->numel, "max_exp_avg_sq");
+  if (ams && !vm) fail(env, "Adam.step: amsgrad needs max_exp_avg_sq");
+  if (vm) exact(env, vm, p->numel, "Adam.step max_exp_avg_sq");
   int64_t step = i64(info, 10, "step");
-  if (step < 1) fail(env, "adam: step must be >= 1");
+  if (step < 1) fail(env, "Adam.step: step must be >= 1");
   adam_step(p->data, g->data, m->data, v->data, vm ? vm->data : nullptr, p->numel, f32(info, 5, "lr"),
             f32(info, 6, "beta1"), f32(info, 7, "beta2"), f32(info, 8, "eps"), f32(info, 9, "weight decay"), step, ams,
-            boolean(info, 12));
+            boolean(info, 12), boolean(info, 13));
+  return env.Undefined();
+} END
+
+FN(AdadeltaStep) {  // (p, g, square_avg, acc_delta, lr, rho, eps, wd, maximize)
+  Storage* p = unwrap(info[0], "Adadelta.step param");
+  Storage* g = unwrap(info[1], "Adadelta.step grad");
+  Storage* sq = unwrap(info[2], "Adadelta.step square_avg");
+  Storage* acc = unwrap(info[3], "Adadelta.step acc_delta");
+  exact(env, g, p->numel, "Adadelta.step grad");
+  exact(env, sq, p->numel, "Adadelta.step square_avg");
+  exact(env, acc, p->numel, "Adadelta.step acc_delta");
+  adadelta_step(p->data, g->data, sq->data, acc->data, p->numel, f32(info, 4, "lr"), f32(info, 5, "rho"),
+                f32(info, 6, "eps"), f32(info, 7, "weight decay"), boolean(info, 8));
+  return env.Undefined();
+} END
+
+FN(RmspropStep) {  // (p, g, square_avg, grad_avg|null, momentum_buffer|null, lr, alpha, eps, wd, momentum, maximize)
+  Storage* p = unwrap(info[0], "RMSprop.step param");
+  Storage* g = unwrap(info[1], "RMSprop.step grad");
+  Storage* sq = unwrap(info[2], "RMSprop.step square_avg");
+  Storage* ga = opt_storage(info, 3, "RMSprop.step grad_avg");
+  Storage* buf = opt_storage(info, 4, "RMSprop.step momentum_buffer");
+  exact(env, g, p->numel, "RMSprop.step grad");
+  exact(env, sq, p->numel, "RMSprop.step square_avg");
+  if (ga) exact(env, ga, p->numel, "RMSprop.step grad_avg");
+  if (buf) exact(env, buf, p->numel, "RMSprop.step momentum_buffer");
+  rmsprop_step(p->data, g->data, sq->data, ga ? ga->data : nullptr, buf ? buf->data : nullptr, p->numel,
+               f32(info, 5, "lr"), f32(info, 6, "alpha"), f32(info, 7, "eps"), f32(info, 8, "weight decay"),
+               f32(info, 9, "momentum"), boolean(info, 10));
+  return env.Undefined();
+} END
+
+FN(AdagradStep) {  // (p, g, sum, clr, eps, wd, maximize)
+  Storage* p = unwrap(info[0], "Adagrad.step param");
+  Storage* g = unwrap(info[1], "Adagrad.step grad");
+  Storage* sum = unwrap(info[2], "Adagrad.step sum");
+  exact(env, g, p->numel, "Adagrad.step grad");
+  exact(env, sum, p->numel, "Adagrad.step sum");
+  adagrad_step(p->data, g->data, sum->data, p->numel, f32(info, 3, "lr"), f32(info, 4, "eps"),
+               f32(info, 5, "weight decay"), boolean(info, 6));
   return env.Undefined();
 } END
 
@@ -169,6 +211,9 @@ void init_train(Napi::Env env, Napi::Object exports) {
   EXPORT("batchNormBackward", BatchNormBackward);
   EXPORT("sgdStep", SgdStep);
   EXPORT("adamStep", AdamStep);
+  EXPORT("adadeltaStep", AdadeltaStep);
+  EXPORT("rmspropStep", RmspropStep);
+  EXPORT("adagradStep", AdagradStep);
 #undef EXPORT
 }
 

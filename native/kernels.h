@@ -107,10 +107,19 @@ void batch_norm_backward(const float* x, const float* gy, const float* gamma, co
                          const float* save_invstd, float* gx, float* ggamma, float* gbeta, int64_t N, int64_t C,
                          int64_t S, bool training);
 
-// ---- optimizers (in place) -----------------------------------------------------
+// ---- optimizers (in place; p, g and every state buffer hold n elements) -----------
+// maximize: step along +g instead of -g. Formulas in train.cc, as PyTorch 1.13's.
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
-              bool nesterov, float weight_decay, bool first);
+              bool nesterov, float weight_decay, bool first, bool maximize);
 void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, float lr, float beta1,
-               float beta2, float eps, float weight_decay, int64_t step, bool amsgrad, bool decoupled);
+               float beta2, float eps, float weight_decay, int64_t step, bool amsgrad, bool decoupled, bool maximize);
+void adadelta_step(float* p, const float* g, float* square_avg, float* acc_delta, int64_t n, float lr, float rho,
+                   float eps, float weight_decay, bool maximize);
+// grad_avg null unless centered; momentum_buffer null unless momentum > 0
+void rmsprop_step(float* p, const float* g, float* square_avg, float* grad_avg, float* momentum_buffer, int64_t n,
+                  float lr, float alpha, float eps, float weight_decay, float momentum, bool maximize);
+// clr: the decayed learning rate lr / (1 + (step - 1) lr_decay)
+void adagrad_step(float* p, const float* g, float* sum, int64_t n, float clr, float eps, float weight_decay,
+                  bool maximize);
 
 }  // namespace blasnet

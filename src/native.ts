@@ -137,8 +137,11 @@ export interface NativeAddon {
   nllBackward(t: Handle, scale: Handle, N: number, C: number): Handle;
   batchNormForward(x: Handle, g: Handle | null, b: Handle | null, rm: Handle | null, rv: Handle | null, N: number, C: number, S: number, training: boolean, momentum: number, eps: number): [Handle, Handle, Handle];
   batchNormBackward(x: Handle, gy: Handle, g: Handle | null, mean: Handle, inv: Handle, N: number, C: number, S: number, training: boolean, nx: boolean, na: boolean): [Handle | null, Handle | null, Handle | null];
-  sgdStep(p: Handle, g: Handle, buf: Handle | null, lr: number, momentum: number, dampening: number, nesterov: boolean, wd: number, first: boolean): void;
-  adamStep(p: Handle, g: Handle, m: Handle, v: Handle, vmax: Handle | null, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, amsgrad: boolean, decoupled: boolean): void;
+  sgdStep(p: Handle, g: Handle, buf: Handle | null, lr: number, momentum: number, dampening: number, nesterov: boolean, wd: number, first: boolean, maximize: boolean): void;
+  adamStep(p: Handle, g: Handle, m: Handle, v: Handle, vmax: Handle | null, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, amsgrad: boolean, decoupled: boolean, maximize: boolean): void;
+  adadeltaStep(p: Handle, g: Handle, squareAvg: Handle, accDelta: Handle, lr: number, rho: number, eps: number, wd: number, maximize: boolean): void;
+  rmspropStep(p: Handle, g: Handle, squareAvg: Handle, gradAvg: Handle | null, buf: Handle | null, lr: number, alpha: number, eps: number, wd: number, momentum: number, maximize: boolean): void;
+  adagradStep(p: Handle, g: Handle, sum: Handle, clr: number, eps: number, wd: number, maximize: boolean): void;
   planCreate(steps: object[], inPerSample: number): PlanHandle;
   planRun(plan: PlanHandle, x: Handle): Handle;
   planRunAsync(plan: PlanHandle, x: Handle): Promise<Handle>;

@@ -1,7 +1,7 @@
-/** Adam and AdamW (decoupled weight decay), optionally AMSGrad — PyTorch's updates. */
+/** Adam and AdamW (decoupled weight decay), optionally AMSGrad and maximize — PyTorch's updates. */
 import { native } from '../native';
 import { Tensor } from '../tensor';
-import { Optimizer, checkRange, type ParamsArg } from './optimizer';
+import { Optimizer, checkBool, checkNumber, type OptimizerSpec, type ParamGroup, type ParamsArg, type Where } from './optimizer';
 
 export interface AdamOptions {
   lr?: number;
@@ -9,52 +9,62 @@ export interface AdamOptions {
   eps?: number;
   weightDecay?: number;
   amsgrad?: boolean;
+  /** Maximise the objective (step along +grad). */
+  maximize?: boolean;
 }
-type AdamGroup = Required<AdamOptions> & { lr: number };
+type AdamGroup = Required<AdamOptions>;
+
+function spec(name: string, weightDecay: number): OptimizerSpec<AdamGroup> {
+  return {
+    name,
+    defaults: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay, amsgrad: false, maximize: false },
+    validate(o: AdamGroup, w: Where): void {
+      checkNumber(w, o, 'lr', 0);
+      checkNumber(w, o, 'eps', 0);
+      checkNumber(w, o, 'weightDecay', 0);
+      checkBool(w, o, 'amsgrad');
+      checkBool(w, o, 'maximize');
+      const b = o.betas as unknown;
+      if (!Array.isArray(b) || b.length !== 2) throw new TypeError(`${w.op}: ${w.prefix}betas must be [beta1, beta2], got ${JSON.stringify(b)}`);
+      checkNumber(w, { 'betas[0]': b[0] }, 'betas[0]', 0, 1, { hiOpen: true });
+      checkNumber(w, { 'betas[1]': b[1] }, 'betas[1]', 0, 1, { hiOpen: true });
+    },
+    tensorState: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'],
+    numberState: ['step'],
+    requiredState: ['step', 'exp_avg', 'exp_avg_sq'],
+  };
+}
 
 class AdamBase extends Optimizer<AdamGroup> {
-  constructor(params: ParamsArg, opts: AdamOptions, private readonly decoupled: boolean, name: string, wd: number) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: wd, amsgrad: false, ...opts } as AdamGroup, name);
+  constructor(params: ParamsArg, opts: AdamOptions | number | undefined, private readonly decoupled: boolean, name: string, wd: number, extra: unknown[]) {
+    super(params, opts, spec(name, wd), extra);
   }
-  protected validate(o: AdamGroup, name: string): void {
-    checkRange(name, 'lr', o.lr, 0);
-    checkRange(name, 'eps', o.eps, 0);
-    checkRange(name, 'weightDecay', o.weightDecay, 0);
-    if (!Array.isArray(o.betas) || o.betas.length !== 2) throw new RangeError(`${name}: betas must be [beta1, beta2]`);
-    checkRange(name, 'betas[0]', o.betas[0], 0, 1);
-    checkRange(name, 'betas[1]', o.betas[1], 0, 1);
-    if (o.betas[0] >= 1 || o.betas[1] >= 1) throw new RangeError(`${name}: betas must be < 1, got [${o.betas.join(', ')}]`);
-  }
-  step(): void {
-    for (const { params, options: o } of this.paramGroups)
-      for (const p of params) {
-        if (!p.grad) continue;
-        let st = this.state.get(p);
-        if (!st) {
-          st = { step: 0, exp_avg: this.buffer(p), exp_avg_sq: this.buffer(p) };
-          if (o.amsgrad) st.max_exp_avg_sq = this.buffer(p);
-          this.state.set(p, st);
-        }
-        if (o.amsgrad && !st.max_exp_avg_sq) st.max_exp_avg_sq = this.buffer(p);
-        st.step = (st.step as number) + 1;
-        const h = (t: unknown) => (t as Tensor)._h('Adam.step');
-        native.adamStep(p._h('Adam.step'), p.grad._h('Adam.step'), h(st.exp_avg), h(st.exp_avg_sq), o.amsgrad ? h(st.max_exp_avg_sq) : null,
-          o.lr, o.betas[0], o.betas[1], o.eps, o.weightDecay, st.step as number, o.amsgrad, this.decoupled);
-        p._storage.version++;
-      }
+  protected update(o: ParamGroup<AdamGroup>, p: Tensor, g: Tensor): void {
+    const op = `${this.spec.name}.step`;
+    let st = this.state.get(p);
+    if (!st || !st.exp_avg) {
+      st = { step: 0, exp_avg: this.buffer(p), exp_avg_sq: this.buffer(p) };
+      this.state.set(p, st);
+    }
+    if (o.amsgrad && !st.max_exp_avg_sq) st.max_exp_avg_sq = this.buffer(p);
+    st.step = (st.step as number) + 1;
+    const h = (t: unknown) => (t as Tensor)._h(op);
+    native.adamStep(p._h(op), g._h(op), h(st.exp_avg), h(st.exp_avg_sq), o.amsgrad ? h(st.max_exp_avg_sq) : null,
+      o.lr, o.betas[0], o.betas[1], o.eps, o.weightDecay, st.step as number, o.amsgrad, this.decoupled, o.maximize);
+    p._storage.version++;
   }
 }
 
 /** Adam: L2 weight decay added to the gradient. Defaults lr 1e-3, betas [0.9, 0.999], eps 1e-8. */
 export class Adam extends AdamBase {
-  constructor(params: ParamsArg, opts: AdamOptions = {}) {
-    super(params, opts, false, 'Adam', 0);
+  constructor(params: ParamsArg, opts: AdamOptions | number = {}, ...extra: never[]) {
+    super(params, opts, false, 'Adam', 0, extra);
   }
 }
 
 /** AdamW: decoupled weight decay (p ← p·(1 − lr·wd)). Default weightDecay 0.01. */
 export class AdamW extends AdamBase {
-  constructor(params: ParamsArg, opts: AdamOptions = {}) {
-    super(params, opts, true, 'AdamW', 0.01);
+  constructor(params: ParamsArg, opts: AdamOptions | number = {}, ...extra: never[]) {
+    super(params, opts, true, 'AdamW', 0.01, extra);
   }
 }

@@ -8,8 +8,8 @@ export abstract class LRScheduler {
   readonly baseLrs: number[];
   constructor(protected readonly optimizer: Optimizer<GroupOptions>) {
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) throw new TypeError('LRScheduler: expected an optimizer');
-    this.baseLrs = optimizer.paramGroups.map((g) => (g.options.initialLr as number | undefined) ?? g.options.lr);
-    optimizer.paramGroups.forEach((g, i) => (g.options.initialLr = this.baseLrs[i]));
+    this.baseLrs = optimizer.paramGroups.map((g) => (g.initialLr as number | undefined) ?? g.lr);
+    optimizer.paramGroups.forEach((g, i) => (g.initialLr = this.baseLrs[i]));
   }
   /** The learning rates for `lastEpoch`. */
   protected abstract lrAt(epoch: number): number[];
@@ -20,11 +20,11 @@ export abstract class LRScheduler {
   }
   protected apply(): void {
     const lrs = this.lrAt(this.lastEpoch);
-    this.optimizer.paramGroups.forEach((g, i) => (g.options.lr = lrs[i]));
+    this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]));
   }
   /** Current learning rates. */
   getLastLr(): number[] {
-    return this.optimizer.paramGroups.map((g) => g.options.lr);
+    return this.optimizer.paramGroups.map((g) => g.lr);
   }
   stateDict(): { lastEpoch: number } {
     return { lastEpoch: this.lastEpoch };
@@ -91,7 +91,7 @@ export class OneCycleLR extends LRScheduler {
     checkRange('OneCycleLR', 'pctStart', this.o.pctStart, 0, 1);
     const maxLrs = Array.isArray(opts.maxLr) ? opts.maxLr : optimizer.paramGroups.map(() => opts.maxLr as number);
     optimizer.paramGroups.forEach((g, i) => {
-      const o = g.options as Record<string, unknown>;
+      const o = g as Record<string, unknown>;
       o.initialLr = maxLrs[i] / this.o.divFactor;
       o.maxLr = maxLrs[i];
       o.minLr = (o.initialLr as number) / this.o.finalDivFactor;
@@ -110,14 +110,14 @@ export class OneCycleLR extends LRScheduler {
     return this.o.annealStrategy === 'cos' ? end + ((start - end) / 2) * (Math.cos(Math.PI * pct) + 1) : (end - start) * pct + start;
   }
   protected lrAt(): number[] {
-    return this.optimizer.paramGroups.map((g) => g.options.lr);
+    return this.optimizer.paramGroups.map((g) => g.lr);
   }
   protected override apply(): void {
     const step = this.lastEpoch;
     if (step > this.totalSteps)
       throw new Error(`OneCycleLR: tried to step ${step} times, more than totalSteps ${this.totalSteps}`);
     for (const g of this.optimizer.paramGroups) {
-      const o = g.options as Record<string, unknown>;
+      const o = g as Record<string, unknown>;
       let start = 0;
       for (let i = 0; i < this.phases.length; i++) {
         const ph = this.phases[i];

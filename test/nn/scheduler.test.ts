@@ -91,12 +91,12 @@ describe('OneCycleLR(maxLr 0.1, totalSteps 50)', () => {
   it('SGD momentum 0.9: lr and momentum each step match PyTorch', () => {
     const opt = new optim.SGD([param()], { lr: 0.1, momentum: 0.9 });
     const sched = new optim.OneCycleLR(opt, { maxLr: 0.1, totalSteps: 50 });
-    const lr = [opt.lr], mom = [opt.paramGroups[0].options.momentum];
+    const lr = [opt.lr], mom = [opt.paramGroups[0].momentum];
     for (let i = 0; i < 50; i++) {
       opt.step();
       sched.step();
       lr.push(opt.lr);
-      mom.push(opt.paramGroups[0].options.momentum);
+      mom.push(opt.paramGroups[0].momentum);
     }
     expect(lr).toHaveLength(S.onecycle_sgd.lr.length);
     expectAllClose(lr, S.onecycle_sgd.lr, RTOL, 0, 'OneCycle SGD lr');
@@ -109,13 +109,13 @@ describe('OneCycleLR(maxLr 0.1, totalSteps 50)', () => {
   it('Adam: lr and beta1 each step match PyTorch (beta2 untouched)', () => {
     const opt = new optim.Adam([param()], { lr: 0.1 });
     const sched = new optim.OneCycleLR(opt, { maxLr: 0.1, totalSteps: 50 });
-    const lr = [opt.lr], b1 = [opt.paramGroups[0].options.betas[0]];
+    const lr = [opt.lr], b1 = [opt.paramGroups[0].betas[0]];
     for (let i = 0; i < 50; i++) {
       opt.step();
       sched.step();
       lr.push(opt.lr);
-      b1.push(opt.paramGroups[0].options.betas[0]);
-      expect(opt.paramGroups[0].options.betas[1]).toBe(0.999);
+      b1.push(opt.paramGroups[0].betas[0]);
+      expect(opt.paramGroups[0].betas[1]).toBe(0.999);
     }
     expectAllClose(lr, S.onecycle_adam.lr, RTOL, 0, 'OneCycle Adam lr');
     expectAllClose(b1, S.onecycle_adam.beta1, RTOL, 0, 'OneCycle Adam beta1');
