@@ -5,4 +5,9 @@ export { Adam, AdamW, type AdamOptions } from './adam';
 export { Adadelta, type AdadeltaOptions } from './adadelta';
 export { RMSprop, type RMSpropOptions } from './rmsprop';
 export { Adagrad, type AdagradOptions } from './adagrad';
-export { LRScheduler, StepLR, CosineAnnealingLR, OneCycleLR, type OneCycleOptions } from './lr_scheduler';
+export {
+  LRScheduler, StepLR, MultiStepLR, ExponentialLR, LinearLR, CosineAnnealingLR, OneCycleLR, SequentialLR, ReduceLROnPlateau,
+  type LRSchedulerStateDict, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions, type LinearLROptions,
+  type CosineAnnealingLROptions, type OneCycleOptions, type SequentialLROptions, type SequentialLRStateDict,
+  type ReduceLROnPlateauOptions, type ReduceLROnPlateauStateDict,
+} from './lr_scheduler';
