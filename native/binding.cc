@@ -234,6 +234,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_pool(env, exports);
   init_train(env, exports);
   init_plan(env, exports);
+  init_index(env, exports);
   num_threads();  // start the pool and pin OpenBLAS to one thread now
   return exports;
 }

@@ -16,4 +16,5 @@ void init_conv(Napi::Env env, Napi::Object exports);    // binding_conv.cc: conv
 void init_pool(Napi::Env env, Napi::Object exports);    // binding_pool.cc: pooling
 void init_train(Napi::Env env, Napi::Object exports);   // binding_train.cc: losses, batch norm, optimizers
 void init_plan(Napi::Env env, Napi::Object exports);    // plan.cc: inference plans
+void init_index(Napi::Env env, Napi::Object exports);   // binding_index.cc: indexing, joining, where
 }  // namespace blasnet

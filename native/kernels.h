@@ -38,6 +38,32 @@ void index_rows(const float* x, float* out, int64_t row, const int32_t* idx, int
 // uniform [0,1) or standard normal from a counter-based generator keyed by `key`
 void random_fill(float* out, int64_t n, uint64_t key, bool normal, float a, float b);
 
+// ---- indexing and joining (index.cc) -------------------------------------------
+// out[i] = x[offset + sum_j i_j xstride[j] + sum_k idx[k].xstride * idx_k(i)], i over
+// shape; idx_k(i) = idx[k].data[sum_j i_j idx[k].stride[j]] (an integer-valued float,
+// negative counting from the end of a dim of idx[k].size when wrap). Callers validate
+// the values (index_check) and that every position is inside x.
+struct IndexSpec {
+  struct Index {
+    const float* data;
+    std::vector<int64_t> stride;  // per output dim (0: broadcast)
+    int64_t xstride;              // x elements per index step
+    int64_t size;                 // the indexed dim's size
+  };
+  std::vector<int64_t> shape, xstride;
+  int64_t offset = 0;
+  std::vector<Index> idx;
+};
+// First position in idx[0, n) that is not an integer in [0, size) ([-size, size) with
+// wrap), or -1.
+int64_t index_check(const float* idx, int64_t n, int64_t size, bool wrap);
+void index_gather(const float* x, float* out, const IndexSpec& spec);
+// dst[position of i] (+)= src[i]; accumulate adds (repeated indices sum).
+void index_scatter(float* dst, const float* src, const IndexSpec& spec, bool accumulate);
+// out = c != 0 ? a : b over shape, each operand with broadcast strides.
+void where_forward(const float* c, const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
+                   const std::vector<int64_t>& cs, const std::vector<int64_t>& as, const std::vector<int64_t>& bs);
+
 // ---- reductions (x viewed as [outer, size, inner]) ----------------------------
 void reduce_sum(const float* x, float* out, int64_t outer, int64_t size, int64_t inner, float scale);
 void reduce_max(const float* x, float* out, float* argmax, int64_t outer, int64_t size, int64_t inner);

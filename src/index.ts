@@ -25,6 +25,8 @@ export {
   type TensorLike,
   type NestedArray,
 } from './tensor';
+export { select, narrow, slice, index, indexSelect, gather, where, type IndexSpec, type IndexLike } from './ops/index';
+export { cat, stack, split, chunk, unbind } from './ops/join';
 export { noGrad, isGradEnabled, type BackwardOptions } from './autograd';
 export { backendInfo, setNumThreads, getNumThreads, type BackendInfo } from './backend';
 export { broadcastShapes } from './ops/elementwise';

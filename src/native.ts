@@ -117,6 +117,10 @@ export interface NativeAddon {
   fill(dst: Handle, v: number): void;
   permute(x: Handle, shape: number[], perm: number[]): Handle;
   indexRows(x: Handle, row: number, idx: Int32Array): Handle;
+  indexCheck(idx: Handle, size: number, wrap: boolean): number;
+  indexGather(x: Handle, shape: number[], xstride: number[], offset: number, idx: [Handle, number[], number, number, boolean][]): Handle;
+  indexScatter(dst: Handle, src: Handle, shape: number[], xstride: number[], offset: number, idx: [Handle, number[], number, number, boolean][], accumulate: boolean): void;
+  where(c: Handle, a: Handle, b: Handle, shape: number[], cs: number[], as: number[], bs: number[]): Handle;
   randomFill(n: number, keyHi: number, keyLo: number, normal: boolean, a: number, b: number): Handle;
   reduceSum(x: Handle, outer: number, size: number, inner: number, scale: number): Handle;
   reduceMax(x: Handle, outer: number, size: number, inner: number, arg: boolean): [Handle, Handle | null];

@@ -15,6 +15,8 @@ import { native, type Handle } from './native';
 import * as ew from './ops/elementwise';
 import * as red from './ops/reduce';
 import * as shp from './ops/shape';
+import * as idx from './ops/index';
+import * as join from './ops/join';
 import { formatTensor } from './format';
 
 /** Anything `tensor()` accepts: a number, nested arrays of numbers, or a typed array. */
@@ -532,10 +534,77 @@ export class Tensor {
   max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
     return dim === undefined ? red.maxAll(this) : red.maxDim(this, dim, keepdim);
   }
-  /** Index of the max (of the flattened tensor, or along `dim`), as float values. */
+  /** Index of the max (of the flattened tensor, or along `dim`), as float32 integers usable as indices. */
   argmax(dim?: number | null, keepdim = false): Tensor {
     return red.argmax(this, dim ?? undefined, keepdim);
   }
+  // --- indexing, joining and shape queries (src/ops/index.ts, src/ops/join.ts) ------------------------
+  // Indices are float32 tensors holding integers (or arrays of integers), checked exactly; results are copies.
+
+  /** The dtype of every blasnet tensor: indices and labels are float32 values holding integers. */
+  get dtype(): 'float32' {
+    return 'float32';
+  }
+  /** The shape as an array, or the size of one dim (negative counts from the end), as PyTorch's `size()`. */
+  size(): number[];
+  size(dim: number): number;
+  size(dim?: number): number | number[] {
+    this._check('size');
+    if (dim === undefined) return this.shape.slice();
+    if (this.ndim === 0) throw new RangeError(`size: a 0-d tensor has no dim ${describe(dim)}`);
+    return this.shape[normDim('size', dim, this.ndim)];
+  }
+  /** This tensor's data with `other`'s shape (shares storage), as `view(other.shape)`. */
+  viewAs(other: Tensor): Tensor {
+    assertTensor('viewAs', other, 'other');
+    other._check('viewAs');
+    return shp.reshape(this, other.shape as number[], 'viewAs');
+  }
+  /** The slice at `index` along `dim`, without that dim (`x[:, index]` for dim 1). */
+  select(dim: number, index: number): Tensor {
+    return idx.select(this, dim, index);
+  }
+  /** `length` entries along `dim` from `start`. */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return idx.narrow(this, dim, start, length);
+  }
+  /** `start:end:step` along `dim`, with Python's slice semantics (negative bounds count from the end; step ≥ 1). */
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
+    return idx.slice(this, dim, start, end, step);
+  }
+  /**
+   * PyTorch's `x[…]`: integers, slice strings (`':'`, `'1:5:2'`), `null` (a new
+   * dim), `'...'` and index tensors or arrays: `x.index(':', 0)` is `x[:, 0]`,
+   * `x.index(rows, cols)` is `x[rows, cols]`.
+   */
+  index(...indices: idx.IndexSpec[]): Tensor {
+    return idx.index(this, ...indices);
+  }
+  /** Entries at `index` (0-d or 1-d integers) along `dim`. */
+  indexSelect(dim: number, index: idx.IndexLike): Tensor {
+    return idx.indexSelect(this, dim, index);
+  }
+  /** PyTorch's gather: `out[i][j] = x[i][index[i][j]]` for dim 1. */
+  gather(dim: number, index: idx.IndexLike): Tensor {
+    return idx.gather(this, dim, index);
+  }
+  /** `condition ? this : other`, elementwise with broadcasting (Tensor.where, as PyTorch's). */
+  where(condition: Tensor, other: Tensor | number): Tensor {
+    return idx.where(condition, this, other);
+  }
+  /** Pieces of `splitSize` along `dim`, or of the given sizes. */
+  split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+    return join.split(this, splitSizeOrSections, dim);
+  }
+  /** At most `chunks` pieces along `dim`. */
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return join.chunk(this, chunks, dim);
+  }
+  /** The slices along `dim`, each without it. */
+  unbind(dim = 0): Tensor[] {
+    return join.unbind(this, dim);
+  }
+
   /** Softmax along `dim` (numerically stable). */
   softmax(dim: number): Tensor {
     return red.softmax(this, dim, false);

@@ -2,8 +2,10 @@
  * Reductions, softmax and matrix products. A reduction over `dim` views the
  * tensor as [outer, size, inner].
  */
-import { native } from '../native';
+import { native, type Handle } from '../native';
 import { contiguousStrides } from './args';
+import { Bin, Un } from './codes';
+import { MAX_EXACT_INDEX } from './index';
 import { Tensor, fromOp, normDim, numelOf, recording } from '../tensor';
 import { viewAs } from './shape';
 
@@ -55,36 +57,63 @@ export function mean(x: Tensor, dim?: number, keepdim = false): Tensor {
   return reduceSum(x, dim, keepdim, true, 'mean');
 }
 
-/** Gradient of a max: g routed to the argmax position of each reduced slice. */
-function routeToIndex(g: Tensor, idx: Float32Array, shape: readonly number[], d: number | undefined): Tensor {
+/** Gradient of a max along a dim: g routed to the index each slice's max came from. */
+function routeToIndex(g: Tensor, idx: Float32Array, shape: readonly number[], d: number): Tensor {
   const n = numelOf(shape);
   const gv = g.data();
   const out = new Float32Array(n);
-  if (d === undefined) {
-    out[idx[0]] = gv[0];
-  } else {
-    const [o, s, i] = split(shape, d);
-    for (let a = 0; a < o; a++) for (let c = 0; c < i; c++) out[(a * s + idx[a * i + c]) * i + c] = gv[a * i + c];
-  }
+  const [o, s, i] = split(shape, d);
+  for (let a = 0; a < o; a++) for (let c = 0; c < i; c++) out[(a * s + idx[a * i + c]) * i + c] = gv[a * i + c];
   return Tensor._wrap(native.fromArray(out), shape);
 }
 
+/**
+ * Indices are float32 values (blasnet's one dtype), exact up to 2^24: a longer
+ * reduction would return rounded indices, so it is refused.
+ */
+function checkIndexRange(op: string, size: number, what: string): void {
+  if (size > MAX_EXACT_INDEX)
+    throw new RangeError(`${op}: ${what} has ${size} elements; indices beyond 2^24 = ${MAX_EXACT_INDEX} are not exact in float32, blasnet's only dtype`);
+}
+
+/**
+ * The max of all elements. Backward spreads the gradient evenly over every
+ * element equal to the max (over the NaNs when the max is NaN), as PyTorch's.
+ */
 export function maxAll(x: Tensor): Tensor {
   x._check('max');
   if (x.numel === 0) throw new Error('max: cannot reduce an empty tensor');
-  const [v, a] = native.reduceMax(x._h('max'), 1, x.numel, 1, true);
-  const arg = Tensor._wrap(a!, []);
-  const idx = arg.data();
-  arg.dispose();
-  return fromOp(v, [], 'MaxBackward', [x], (g) => [routeToIndex(g, idx, x.shape, undefined)]);
+  const [v, a] = native.reduceMax(x._h('max'), 1, x.numel, 1, false);
+  if (a) native.free(a);
+  const m = native.readAt(v, 0);
+  return fromOp(v, [], 'MaxBackward', [x], (g) => {
+    const n = x.numel, xh = x._h('max');
+    let mask: Handle;
+    if (Number.isNaN(m)) {
+      const same = native.binary(Bin.Eq, xh, xh, [n], [1], [1]); // 0 exactly at the NaNs
+      mask = native.unary(Un.RsubScalar, same, 1);
+      native.free(same);
+    } else {
+      const k = native.alloc(1, m);
+      mask = native.binary(Bin.Eq, xh, k, [n], [1], [0]);
+      native.free(k);
+    }
+    const cnt = native.reduceSum(mask, 1, n, 1, 1);
+    const count = native.readAt(cnt, 0);
+    native.free(cnt);
+    native.unaryInplace(Un.MulScalar, mask, native.readAt(g._h('max'), 0) / count);
+    return [Tensor._wrap(mask, x.shape)];
+  });
 }
 
+/** Max along `dim` and where it is: `{ values, indices }`, indices as float32 integers (the first max, NaN first). */
 export function maxDim(x: Tensor, dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
   x._check('max');
   const d = normDim('max', dim, x.ndim);
   if (x.ndim === 0) return { values: maxAll(x), indices: Tensor._wrap(native.alloc(1, 0), []) };
   const [o, s, i] = split(x.shape, d);
   if (s === 0) throw new Error(`max: cannot reduce dim ${dim} of size 0`);
+  checkIndexRange('max', s, `dim ${d}`);
   const [v, a] = native.reduceMax(x._h('max'), o, s, i, true);
   const shape = reducedShape(x.shape, d, keepdim);
   const indices = Tensor._wrap(a!, shape);
@@ -101,10 +130,16 @@ export function maxDim(x: Tensor, dim: number, keepdim = false): { values: Tenso
   return { values, indices };
 }
 
+/**
+ * Index of the max (of the flattened tensor, or along `dim`; the first one on
+ * ties, NaN first), as float32 integers: they compare with `eq` against
+ * labels and index with gather/indexSelect/index directly.
+ */
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   x._check('argmax');
   if (dim === undefined) {
     if (x.numel === 0) throw new Error('argmax: cannot reduce an empty tensor');
+    checkIndexRange('argmax', x.numel, 'the tensor');
     const [v, a] = native.reduceMax(x._h('argmax'), 1, x.numel, 1, true);
     native.free(v);
     return Tensor._wrap(a!, keepdim ? x.shape.map(() => 1) : []);
@@ -113,6 +148,7 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   if (x.ndim === 0) return Tensor._wrap(native.alloc(1, 0), []);
   const [o, s, i] = split(x.shape, d);
   if (s === 0) throw new Error(`argmax: cannot reduce dim ${dim} of size 0`);
+  checkIndexRange('argmax', s, `dim ${d}`);
   const [v, a] = native.reduceMax(x._h('argmax'), o, s, i, true);
   native.free(v);
   return Tensor._wrap(a!, reducedShape(x.shape, d, keepdim));

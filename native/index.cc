@@ -1,0 +1,155 @@
+// Indexing and joining: one general strided gather (and its adjoint, a
+// strided scatter) that every indexing op lowers to — select, narrow, slice
+// with step, cat / split pieces, index_select, advanced indexing with index
+// tensors, gather — plus the ternary where.
+//
+// An IndexSpec describes out[i] (i a multi-index over spec.shape) as
+//   x[offset + sum_j i_j * xstride[j] + sum_k idx_k.xstride * idx_k(i)]
+// where idx_k(i) is index tensor k read at sum_j i_j * idx_k.stride[j]
+// (0 strides broadcast), negative values counting from the end when wrap.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels.h"
+
+namespace blasnet {
+namespace {
+
+constexpr int64_t kGrain = 1 << 14;  // elements per parallel chunk
+
+inline int64_t index_value(const IndexSpec::Index& ix, int64_t pos) {
+  int64_t v = static_cast<int64_t>(ix.data[pos]);
+  return v < 0 ? v + ix.size : v;
+}
+
+// Walks the rows (all dims but the last) of spec.shape in [r0, r1), calling
+// row(r, x_offset, idx_offsets) with the row's base offsets.
+template <typename F>
+void for_rows(const IndexSpec& s, int64_t r0, int64_t r1, F&& row) {
+  const int nd = static_cast<int>(s.shape.size());
+  const size_t K = s.idx.size();
+  std::vector<int64_t> ioff(K);
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t rem = r, off = s.offset;
+    std::fill(ioff.begin(), ioff.end(), 0);
+    for (int d = nd - 2; d >= 0; d--) {
+      const int64_t i = rem % s.shape[d];
+      rem /= s.shape[d];
+      off += i * s.xstride[d];
+      for (size_t k = 0; k < K; k++) ioff[k] += i * s.idx[k].stride[d];
+    }
+    row(r, off, ioff);
+  }
+}
+
+}  // namespace
+
+int64_t index_check(const float* idx, int64_t n, int64_t size, bool wrap) {
+  const float lo = wrap ? -static_cast<float>(size) : 0.f;
+  for (int64_t i = 0; i < n; i++) {
+    const float v = idx[i];
+    if (!(v >= lo && v < static_cast<float>(size)) || v != std::floor(v)) return i;
+  }
+  return -1;
+}
+
+void index_gather(const float* x, float* out, const IndexSpec& s) {
+  const int nd = static_cast<int>(s.shape.size());
+  int64_t n = 1;
+  for (auto d : s.shape) n *= d;
+  if (n == 0) return;
+  if (nd == 0) {  // one element
+    int64_t off = s.offset;
+    for (const auto& ix : s.idx) off += ix.xstride * index_value(ix, 0);
+    out[0] = x[off];
+    return;
+  }
+  const int64_t inner = s.shape[nd - 1], xs = s.xstride[nd - 1];
+  bool plain_inner = true;  // no index tensor varies along the last dim
+  for (const auto& ix : s.idx)
+    if (ix.stride[nd - 1] != 0) plain_inner = false;
+  const int64_t rows = n / inner;
+  parallel_for(rows, std::max<int64_t>(1, kGrain / inner), [&](int64_t r0, int64_t r1) {
+    for_rows(s, r0, r1, [&](int64_t r, int64_t off, const std::vector<int64_t>& ioff) {
+      float* o = out + r * inner;
+      if (plain_inner) {
+        for (size_t k = 0; k < s.idx.size(); k++) off += s.idx[k].xstride * index_value(s.idx[k], ioff[k]);
+        if (xs == 1)
+          std::memcpy(o, x + off, inner * sizeof(float));
+        else
+          for (int64_t i = 0; i < inner; i++) o[i] = x[off + i * xs];
+      } else {
+        for (int64_t i = 0; i < inner; i++) {
+          int64_t e = off + i * xs;
+          for (size_t k = 0; k < s.idx.size(); k++) e += s.idx[k].xstride * index_value(s.idx[k], ioff[k] + i * s.idx[k].stride[nd - 1]);
+          o[i] = x[e];
+        }
+      }
+    });
+  });
+}
+
+void index_scatter(float* dst, const float* src, const IndexSpec& s, bool accumulate) {
+  const int nd = static_cast<int>(s.shape.size());
+  int64_t n = 1;
+  for (auto d : s.shape) n *= d;
+  if (n == 0) return;
+  if (nd == 0) {
+    int64_t off = s.offset;
+    for (const auto& ix : s.idx) off += ix.xstride * index_value(ix, 0);
+    dst[off] = accumulate ? dst[off] + src[0] : src[0];
+    return;
+  }
+  const int64_t inner = s.shape[nd - 1], xs = s.xstride[nd - 1];
+  const int64_t rows = n / inner;
+  auto body = [&](int64_t r0, int64_t r1) {
+    for_rows(s, r0, r1, [&](int64_t r, int64_t off, const std::vector<int64_t>& ioff) {
+      const float* g = src + r * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        int64_t e = off + i * xs;
+        for (size_t k = 0; k < s.idx.size(); k++) e += s.idx[k].xstride * index_value(s.idx[k], ioff[k] + i * s.idx[k].stride[nd - 1]);
+        dst[e] = accumulate ? dst[e] + g[i] : g[i];
+      }
+    });
+  };
+  // Without index tensors the positions are distinct (positive strides over
+  // distinct multi-indices), so rows may run in parallel; repeated indices
+  // would race, so index tensors scatter serially.
+  if (s.idx.empty())
+    parallel_for(rows, std::max<int64_t>(1, kGrain / inner), body);
+  else
+    body(0, rows);
+}
+
+void where_forward(const float* c, const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
+                   const std::vector<int64_t>& cs, const std::vector<int64_t>& as, const std::vector<int64_t>& bs) {
+  const int nd = static_cast<int>(shape.size());
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  if (n == 0) return;
+  if (nd == 0) {
+    out[0] = c[0] != 0.f ? a[0] : b[0];
+    return;
+  }
+  const int64_t inner = shape[nd - 1];
+  const int64_t ci = cs[nd - 1], ai = as[nd - 1], bi = bs[nd - 1];
+  const int64_t rows = n / inner;
+  parallel_for(rows, std::max<int64_t>(1, kGrain / inner), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      int64_t rem = r, co = 0, ao = 0, bo = 0;
+      for (int d = nd - 2; d >= 0; d--) {
+        const int64_t i = rem % shape[d];
+        rem /= shape[d];
+        co += i * cs[d];
+        ao += i * as[d];
+        bo += i * bs[d];
+      }
+      float* o = out + r * inner;
+      const float *cp = c + co, *ap = a + ao, *bp = b + bo;
+      for (int64_t i = 0; i < inner; i++) o[i] = cp[i * ci] != 0.f ? ap[i * ai] : bp[i * bi];
+    }
+  });
+}
+
+}  // namespace blasnet
