@@ -17,6 +17,7 @@ import * as red from './ops/reduce';
 import * as shp from './ops/shape';
 import * as idx from './ops/index';
 import * as join from './ops/join';
+import { checkTo, type ToTarget } from './ops/device';
 import { formatTensor } from './format';
 
 /** Anything `tensor()` accepts: a number, nested arrays of numbers, or a typed array. */
@@ -131,6 +132,8 @@ export function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
   if (v instanceof Tensor) return `a tensor of shape [${v.shape.join(',')}]`;
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  // a Module is a callable object: name its class, not 'function'
+  if (typeof v === 'function' && Object.getPrototypeOf(v) !== Function.prototype) return (v as { constructor?: { name?: string } }).constructor?.name ?? 'function';
   return typeof v;
 }
 
@@ -544,6 +547,21 @@ export class Tensor {
   /** The dtype of every blasnet tensor: indices and labels are float32 values holding integers. */
   get dtype(): 'float32' {
     return 'float32';
+  }
+  /** PyTorch's `.to(device | dtype)`: 'cpu' and 'float32' return this tensor; other devices and dtypes throw. */
+  to(...args: (ToTarget | Tensor)[]): this {
+    this._check('to');
+    checkTo('Tensor.to', args);
+    return this;
+  }
+  /** PyTorch's `.cpu()`: every blasnet tensor is on the CPU; returns this tensor. */
+  cpu(): this {
+    this._check('cpu');
+    return this;
+  }
+  /** PyTorch's `.cuda()`: blasnet has no GPU, so this throws. */
+  cuda(): never {
+    throw new Error('Tensor.cuda: blasnet runs on the CPU only (OpenBLAS); drop the .cuda() call');
   }
   /** The shape as an array, or the size of one dim (negative counts from the end), as PyTorch's `size()`. */
   size(): number[];

@@ -14,7 +14,7 @@ function checkInt(layer: string, name: string, v: unknown, min = 1): number {
 /** Runs children in order: `new Sequential(a, b, c)`; children are named '0', '1', … */
 export class Sequential extends Module {
   [index: number]: Module;
-  readonly length: number;
+  override readonly length: number;
   constructor(...layers: Module[]) {
     super();
     layers.forEach((m, i) => {

@@ -5,6 +5,7 @@
  */
 import { noGrad } from '../autograd';
 import { Tensor, keep, zeros, describe, sameShape, tidy } from '../tensor';
+import { checkTo, type ToTarget } from '../ops/device';
 
 const PARAM = Symbol('blasnet.parameter');
 
@@ -30,11 +31,30 @@ export interface LoadStateDictOptions {
 /** A state dict: parameter and buffer tensors by PyTorch-style key (`0.weight`, `fc1.bias`, `1.running_mean`). */
 export type StateDict = Record<string, Tensor>;
 
+/**
+ * A module is callable, as in PyTorch: `model(x)` is `model.forward(x)`.
+ * (Module instances are functions: `typeof model === 'function'`; recognise
+ * them with `instanceof nn.Module`.)
+ */
+export interface Module {
+  (...inputs: Tensor[]): Tensor;
+}
+
 /** Base class of layers and models. */
 export abstract class Module {
   /** Training mode (affects Dropout and BatchNorm). */
-  training = true;
-  private readonly _buffers = new Map<string, Tensor | null>();
+  declare training: boolean;
+  declare private readonly _buffers: Map<string, Tensor | null>;
+
+  constructor() {
+    // The instance is a function that runs forward, with this class's prototype.
+    const self = ((...inputs: Tensor[]) => self.forward(...inputs)) as unknown as Module;
+    for (const k of ['length', 'name']) delete (self as unknown as Record<string, unknown>)[k];
+    Object.setPrototypeOf(self, new.target.prototype);
+    Object.defineProperty(self, 'training', { value: true, writable: true, enumerable: true, configurable: true });
+    Object.defineProperty(self, '_buffers', { value: new Map<string, Tensor | null>(), writable: false, enumerable: false, configurable: false });
+    return self;
+  }
 
   /** Computes the module's output. */
   abstract forward(...inputs: Tensor[]): Tensor;
@@ -46,8 +66,20 @@ export abstract class Module {
     return t;
   }
 
-  /** Direct children, with their names. */
+  /** Direct children, with their names (each module once). */
   namedChildren(): [string, Module][] {
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    for (const [k, m] of this.ownChildren())
+      if (!seen.has(m)) {
+        seen.add(m);
+        out.push([k, m]);
+      }
+    return out;
+  }
+
+  /** Child modules held in this module's own properties (duplicates included, as the state dict keeps them). */
+  private ownChildren(): [string, Module][] {
     const out: [string, Module][] = [];
     for (const [k, v] of Object.entries(this)) if (v instanceof Module && !k.startsWith('_')) out.push([k, v]);
     return out;
@@ -58,11 +90,63 @@ export abstract class Module {
     return this.namedChildren().map(([, m]) => m);
   }
 
-  /** This module and all descendants, depth first, with dotted names. */
+  /**
+   * This module and all descendants, depth first, with dotted names; a module
+   * reachable twice (a shared layer) is listed once, as PyTorch's named_modules.
+   */
   namedModules(prefix = ''): [string, Module][] {
-    const out: [string, Module][] = [[prefix, this]];
-    for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    const walk = (m: Module, name: string): void => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      out.push([name, m]);
+      for (const [k, c] of m.ownChildren()) walk(c, name ? `${name}.${k}` : k);
+    };
+    walk(this, prefix);
     return out;
+  }
+
+  /** This module and all descendants, each once, as PyTorch's modules(). */
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /**
+   * Calls `fn` on every descendant (children first, depth first) and then on
+   * this module, as PyTorch's apply — e.g. to initialise weights. Returns this.
+   */
+  apply(fn: (m: Module) => void): this {
+    if (typeof fn !== 'function') throw new TypeError(`${this.constructor.name}.apply: expected a function (module) => void, got ${describe(fn)}`);
+    const seen = new Set<Module>();
+    const walk = (m: Module): void => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      for (const c of m.children()) walk(c);
+      fn(m);
+    };
+    walk(this);
+    return this;
+  }
+
+  /**
+   * PyTorch's `.to(device)` / `.to(dtype)`: 'cpu' and 'float32' are what
+   * blasnet has, so they return this module unchanged; any other device
+   * ('cuda', 'mps', …) or dtype throws.
+   */
+  to(...args: (ToTarget | Tensor)[]): this {
+    checkTo(`${this.constructor.name}.to`, args);
+    return this;
+  }
+
+  /** PyTorch's `.cpu()`: every blasnet module is on the CPU; returns this. */
+  cpu(): this {
+    return this;
+  }
+
+  /** PyTorch's `.cuda()`: blasnet has no GPU, so this throws. */
+  cuda(): never {
+    throw new Error(`${this.constructor.name}.cuda: blasnet runs on the CPU only (OpenBLAS); drop the .cuda() call`);
   }
 
   /** This module's own parameters (not its children's). */
@@ -120,11 +204,13 @@ export abstract class Module {
   /** Parameters and buffers by key, in registration order. The tensors are the module's own (shared storage, detached). */
   stateDict(): StateDict {
     const sd: StateDict = {};
-    for (const [name, m] of this.namedModules()) {
-      const pre = name ? `${name}.` : '';
+    // as PyTorch's state_dict: a shared module appears under each of its names
+    const walk = (m: Module, pre: string): void => {
       for (const [k, p] of m.ownParameters()) sd[pre + k] = p;
       for (const [k, b] of m._buffers) if (b) sd[pre + k] = b;
-    }
+      for (const [k, c] of m.ownChildren()) walk(c, `${pre}${k}.`);
+    };
+    walk(this, '');
     return sd;
   }
 
@@ -173,6 +259,11 @@ export abstract class Module {
   /** A one-line description of this layer's settings, e.g. `1, 6, kernelSize=[5,5]`. */
   extraRepr(): string {
     return '';
+  }
+
+  /** @internal Node's util.inspect (the instance is a function; print the tree instead). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   /** PyTorch-style tree of the module. */

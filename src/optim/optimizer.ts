@@ -95,7 +95,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** A hint for a value that is not a parameter list: a Module, a single tensor. */
 function paramsHint(v: unknown): string {
   if (v instanceof Tensor) return ' (wrap a single tensor in an array: [p])';
-  if (v && typeof v === 'object' && typeof (v as { parameters?: unknown }).parameters === 'function') return ' (did you mean model.parameters()?)';
+  // modules are callable objects (functions): recognise them by their parameters() method
+  if (v && (typeof v === 'object' || typeof v === 'function') && typeof (v as { parameters?: unknown }).parameters === 'function') return ' (did you mean model.parameters()?)';
   return '';
 }
 

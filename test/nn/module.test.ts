@@ -539,3 +539,101 @@ describe('nn.init', () => {
     expect(a).toEqual(b);
   });
 });
+
+describe('calling a module: model(x) is model.forward(x), as PyTorch', () => {
+  it('Sequential, layers and subclasses are callable and give forward’s result', () => {
+    manualSeed(5);
+    const net = new Net();
+    const x = tensor([[1, -2, 3, 0.5]]);
+    expect(vals(net(x))).toEqual(vals(net.forward(x)));
+    const seq = new nn.Sequential(new nn.Linear(4, 3), new nn.ReLU());
+    expect(vals(seq(x))).toEqual(vals(seq.forward(x)));
+    expect(vals(new nn.ReLU()(tensor([-1, 2])))).toEqual([0, 2]);
+    const lenet = models.LeNet();
+    expect(lenet(zeros(2, 1, 28, 28)).shape).toEqual([2, 10]);
+  });
+
+  it('a callable module is still a Module: instanceof, own properties, toString, util.inspect, state dict', async () => {
+    const net = new Net();
+    expect(net instanceof nn.Module && net instanceof Net).toBe(true);
+    expect(typeof net).toBe('function');
+    expect(Object.keys(net)).toEqual(['training', 'fc1', 'act', 'fc2']);
+    expect(String(net)).toMatch(/^Net\(\n {2}\(fc1\): Linear\(inFeatures=4/);
+    const { inspect } = await import('node:util');
+    expect(inspect(net)).toBe(String(net));
+    expect(Object.keys(net.stateDict())).toEqual(['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']);
+  });
+
+  it("summary() sees calls made through model(x) (forward is looked up at call time)", () => {
+    class Calls extends nn.Module {
+      a = new nn.Linear(2, 3);
+      b = new nn.Linear(3, 1);
+      forward(x: Tensor): Tensor {
+        return this.b(this.a(x));
+      }
+    }
+    expect(new Calls().summary([1, 2])).toMatch(/a\s+Linear\s+\[1, 3\]\s+9\n.*b\s+Linear\s+\[1, 1\]\s+4/s);
+  });
+
+  it('errors name the class (not "function")', () => {
+    expect(() => new nn.Sequential(new Net(), 3 as unknown as nn.Module)).toThrow(/Sequential: argument 1 is not a Module, got 3/);
+    expect(() => tensor([1]).add(new Net() as unknown as Tensor)).toThrow(/got Net/);
+  });
+});
+
+describe('modules(), apply(fn), to(device)', () => {
+  // PyTorch 1.13: for l = Linear; Sequential(l, ReLU(), l) state_dict() keys are 0.weight 0.bias 2.weight 2.bias,
+  // modules() are Sequential, Linear, ReLU and named_modules() '', '0', '1'
+  it('modules() and namedModules() list a shared module once; stateDict() keeps it under each name, as PyTorch', () => {
+    const l = new nn.Linear(2, 2);
+    const m = new nn.Sequential(l, new nn.ReLU(), l);
+    expect(m.modules().map((x) => x.constructor.name)).toEqual(['Sequential', 'Linear', 'ReLU']);
+    expect(m.namedModules().map(([n]) => n)).toEqual(['', '0', '1']);
+    expect(Object.keys(m.stateDict())).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
+    expect(m.parameters()).toHaveLength(2);
+    expect(m.modules()[0]).toBe(m);
+  });
+
+  // PyTorch 1.13 apply order for Sequential(Linear, Sequential(ReLU, Linear), l, l): Linear ReLU Linear Sequential Linear Sequential
+  it('apply(fn) visits children first, each module once, then the module itself, and returns it', () => {
+    const l = new nn.Linear(1, 1);
+    const net = new nn.Sequential(new nn.Linear(1, 1), new nn.Sequential(new nn.ReLU(), new nn.Linear(1, 1)), l, l);
+    const order: string[] = [];
+    expect(net.apply((m) => order.push(m.constructor.name))).toBe(net);
+    expect(order).toEqual(['Linear', 'ReLU', 'Linear', 'Sequential', 'Linear', 'Sequential']);
+    // the weight-init idiom
+    net.apply((m) => {
+      if (m instanceof nn.Linear) nn.init.constant(m.weight, 0.5);
+    });
+    for (const p of net.parameters().filter((p) => p.ndim === 2)) expect(vals(p)).toEqual([0.5]);
+    expect(() => net.apply(3 as unknown as () => void)).toThrow(/Sequential\.apply: expected a function \(module\) => void, got 3/);
+  });
+
+  it("to('cpu') / to('float32') / to({ device, dtype }) / cpu() return the module; other devices and dtypes throw, naming them", () => {
+    const net = new Net();
+    expect(net.to('cpu')).toBe(net);
+    expect(net.to('cpu:0', 'float32')).toBe(net);
+    expect(net.to({ device: 'cpu', dtype: 'float32', nonBlocking: true })).toBe(net);
+    expect(net.to(zeros(1))).toBe(net);
+    expect(net.cpu()).toBe(net);
+    expect(() => net.to('cuda')).toThrow("Net.to: blasnet runs on the CPU only (OpenBLAS); got device 'cuda'. Drop the .to('cuda') call or use .to('cpu')");
+    expect(() => net.to('cuda:1')).toThrow(/got device 'cuda:1'/);
+    expect(() => net.to('mps')).toThrow(/got device 'mps'/);
+    expect(() => net.to('float64')).toThrow(/Net\.to: blasnet tensors are float32 on the CPU; got "float64"/);
+    expect(() => net.to({ device: 'cuda' })).toThrow(/got device 'cuda'/);
+    expect(() => net.to({ non_blocking: true } as never)).toThrow(/Net\.to: unknown option 'non_blocking' \(did you mean 'nonBlocking'/);
+    expect(() => (net.to as () => unknown)()).toThrow(/Net\.to: expected a device or dtype/);
+    expect(() => net.to(3 as never)).toThrow(/Net\.to: expected a device or dtype \('cpu', 'float32'\), got 3/);
+    expect(() => net.cuda()).toThrow(/Net\.cuda: blasnet runs on the CPU only/);
+  });
+
+  it("Tensor.to('cpu') and cpu() return the tensor itself; cuda and other dtypes throw", () => {
+    const t = tensor([1, 2]);
+    expect(t.to('cpu')).toBe(t);
+    expect(t.to('float32')).toBe(t);
+    expect(t.cpu()).toBe(t);
+    expect(() => t.to('cuda')).toThrow(/Tensor\.to: blasnet runs on the CPU only/);
+    expect(() => t.to('int64')).toThrow(/Tensor\.to: blasnet tensors are float32 on the CPU; got "int64"/);
+    expect(() => t.cuda()).toThrow(/Tensor\.cuda/);
+  });
+});
