@@ -35,6 +35,12 @@ function schedulerOptions<T extends object>(name: string, opts: unknown, allowed
   if (opts === undefined && required.length) throw new TypeError(`${name}: options are required, e.g. ${example}`);
   if (opts !== undefined && opts !== null && (typeof opts !== 'object' || Array.isArray(opts)))
     throw new TypeError(`${name}: options must be an object, e.g. ${example}, got ${describe(opts)} (blasnet takes PyTorch's arguments after the optimizer as one options object)`);
+  if (opts && typeof opts === 'object') {
+    const keys = Object.keys(opts);
+    if (keys.includes('lastEpoch') || keys.includes('last_epoch'))
+      throw new Error(`${name}: option '${keys.includes('lastEpoch') ? 'lastEpoch' : 'last_epoch'}' is not supported: resume a schedule with scheduler.loadStateDict(saved) (and the optimizer's loadStateDict)`);
+    if (keys.includes('verbose')) throw new Error(`${name}: option 'verbose' is not supported: blasnet schedulers do not print; read getLastLr() after step()`);
+  }
   const o = checkOptions(name, opts as T, allowed);
   for (const k of required) if ((o as Record<string, unknown>)[k] === undefined) throw new TypeError(`${name}: ${k} is required, e.g. ${example}`);
   return o;
