@@ -7,6 +7,8 @@ export { RMSprop, type RMSpropOptions } from './rmsprop';
 export { Adagrad, type AdagradOptions } from './adagrad';
 export {
   LRScheduler, StepLR, MultiStepLR, ExponentialLR, LinearLR, CosineAnnealingLR, OneCycleLR, SequentialLR, ReduceLROnPlateau,
+  ConstantLR, PolynomialLR, LambdaLR, MultiplicativeLR, ChainedScheduler,
+  type ConstantLROptions, type PolynomialLROptions, type LambdaLROptions, type MultiplicativeLROptions, type ChainedSchedulerStateDict,
   type LRSchedulerStateDict, type StepLROptions, type MultiStepLROptions, type ExponentialLROptions, type LinearLROptions,
   type CosineAnnealingLROptions, type OneCycleOptions, type SequentialLROptions, type SequentialLRStateDict,
   type ReduceLROnPlateauOptions, type ReduceLROnPlateauStateDict,

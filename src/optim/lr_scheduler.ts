@@ -337,6 +337,121 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
+export interface ConstantLROptions {
+  /** Factor applied until totalIters, in [0, 1] (default 1/3). */
+  factor?: number;
+  /** Epochs with the factor applied (default 5). */
+  totalIters?: number;
+}
+
+/** Scales the lr by `factor` for the first totalIters epochs, then restores it. */
+export class ConstantLR extends LRScheduler {
+  readonly factor: number;
+  readonly totalIters: number;
+  constructor(optimizer: Optimizer<GroupOptions>, opts: ConstantLROptions = {}) {
+    super(optimizer, 'ConstantLR');
+    const o = schedulerOptions<ConstantLROptions>('ConstantLR', opts, ['factor', 'totalIters'], '{ factor: 0.5, totalIters: 4 }');
+    this.factor = checkRangeOpt('ConstantLR', o, 'factor', 1 / 3, 0, 1);
+    this.totalIters = checkRangeOpt('ConstantLR', o, 'totalIters', 5, 0, Infinity, { integer: true });
+    this._initialStep();
+  }
+  protected getLr(): number[] {
+    const e = this.lastEpoch;
+    if (e === 0) return this.groups.map((g) => g.lr * this.factor);
+    if (e !== this.totalIters) return this.groups.map((g) => g.lr);
+    return this.groups.map((g) => g.lr * (1.0 / this.factor));
+  }
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map((b) => b * (this.factor + (this.lastEpoch >= this.totalIters ? 1 : 0) * (1 - this.factor)));
+  }
+}
+
+export interface PolynomialLROptions {
+  /** Epochs of the decay to 0 (default 5). */
+  totalIters?: number;
+  /** Power of the polynomial (default 1). */
+  power?: number;
+}
+
+/** lr = base · (1 − min(epoch, totalIters)/totalIters)^power, in PyTorch's chainable form. */
+export class PolynomialLR extends LRScheduler {
+  readonly totalIters: number;
+  readonly power: number;
+  constructor(optimizer: Optimizer<GroupOptions>, opts: PolynomialLROptions = {}) {
+    super(optimizer, 'PolynomialLR');
+    const o = schedulerOptions<PolynomialLROptions>('PolynomialLR', opts, ['totalIters', 'power'], '{ totalIters: 100, power: 2 }');
+    this.totalIters = positiveInt('PolynomialLR', 'totalIters', o.totalIters ?? 5);
+    this.power = checkRangeOpt('PolynomialLR', o, 'power', 1, 0);
+    this._initialStep();
+  }
+  protected getLr(): number[] {
+    const e = this.lastEpoch, T = this.totalIters;
+    if (e === 0 || e > T) return this.groups.map((g) => g.lr);
+    const f = ((1.0 - e / T) / (1.0 - (e - 1) / T)) ** this.power;
+    return this.groups.map((g) => g.lr * f);
+  }
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map((b) => b * (1.0 - Math.min(this.totalIters, this.lastEpoch) / this.totalIters) ** this.power);
+  }
+}
+
+type LrLambda = (epoch: number) => number;
+
+function lambdas(name: string, v: unknown, n: number): LrLambda[] {
+  const list = Array.isArray(v) ? v : new Array(n).fill(v);
+  if (list.length !== n) throw new RangeError(`${name}: expected ${n} lrLambda functions (one per parameter group), got ${list.length}`);
+  list.forEach((f, i) => {
+    if (typeof f !== 'function') throw new TypeError(`${name}: lrLambda${Array.isArray(v) ? `[${i}]` : ''} must be a function (epoch) => factor, got ${describe(f)}`);
+  });
+  return list as LrLambda[];
+}
+
+function factorOf(op: string, f: LrLambda, epoch: number, i: number): number {
+  const v = f(epoch);
+  if (typeof v !== 'number' || !(v >= 0) || v === Infinity)
+    throw new RangeError(`${op}: lrLambda of group ${i} returned ${describe(v)} at epoch ${epoch} (expected a finite number >= 0)`);
+  return v;
+}
+
+export interface LambdaLROptions {
+  /** factor(epoch), one for all groups or one per group: lr = base · factor(epoch). */
+  lrLambda: LrLambda | LrLambda[];
+}
+
+/** lr = base · lrLambda(epoch) (warm-ups and custom schedules), as PyTorch's LambdaLR (not chainable). */
+export class LambdaLR extends LRScheduler {
+  private readonly fns: LrLambda[];
+  constructor(optimizer: Optimizer<GroupOptions>, opts: LambdaLROptions) {
+    super(optimizer, 'LambdaLR');
+    const o = schedulerOptions<LambdaLROptions>('LambdaLR', opts, ['lrLambda'], '{ lrLambda: (epoch) => 0.95 ** epoch }', ['lrLambda']);
+    this.fns = lambdas('LambdaLR', o.lrLambda, this.groups.length);
+    this._initialStep();
+  }
+  protected getLr(): number[] {
+    return this.baseLrs.map((b, i) => b * factorOf('LambdaLR.step', this.fns[i] ?? this.fns[0], this.lastEpoch, i));
+  }
+}
+
+export interface MultiplicativeLROptions {
+  /** factor(epoch), one for all groups or one per group: lr ← lr · factor(epoch) each step. */
+  lrLambda: LrLambda | LrLambda[];
+}
+
+/** Multiplies each group's lr by lrLambda(epoch) every step (from the first), as PyTorch's MultiplicativeLR. */
+export class MultiplicativeLR extends LRScheduler {
+  private readonly fns: LrLambda[];
+  constructor(optimizer: Optimizer<GroupOptions>, opts: MultiplicativeLROptions) {
+    super(optimizer, 'MultiplicativeLR');
+    const o = schedulerOptions<MultiplicativeLROptions>('MultiplicativeLR', opts, ['lrLambda'], '{ lrLambda: () => 0.95 }', ['lrLambda']);
+    this.fns = lambdas('MultiplicativeLR', o.lrLambda, this.groups.length);
+    this._initialStep();
+  }
+  protected getLr(): number[] {
+    if (this.lastEpoch === 0) return this.groups.map((g) => g.lr);
+    return this.groups.map((g, i) => g.lr * factorOf('MultiplicativeLR.step', this.fns[i] ?? this.fns[0], this.lastEpoch, i));
+  }
+}
+
 // ---------------------------------------------------------------------------
 
 export interface OneCycleOptions {
@@ -555,6 +670,53 @@ export class SequentialLR extends LRScheduler {
     // every part is checked before any changes
     const apply = [this._checkState(own, op), ...schedulers.map((s, i) => this.schedulers[i]._checkState(s, `${op}: schedulers[${i}]`))];
     for (const f of apply) f();
+  }
+}
+
+/** What `ChainedScheduler.stateDict()` returns. */
+export interface ChainedSchedulerStateDict {
+  schedulers: LRSchedulerStateDict[];
+}
+
+/** Steps several chainable schedulers together with one call, as PyTorch's ChainedScheduler. */
+export class ChainedScheduler {
+  readonly schedulers: readonly LRScheduler[];
+  /** The optimizer the schedulers share. */
+  readonly optimizer: AnyOptimizer;
+  private lastLr: number[];
+  constructor(schedulers: LRScheduler[], ...extra: unknown[]) {
+    const N = 'ChainedScheduler';
+    if (extra.length) throw new TypeError(`${N}: takes one argument (the array of schedulers), got ${extra.length + 1}`);
+    if (!Array.isArray(schedulers) || !schedulers.length) throw new TypeError(`${N}: expected a non-empty array of schedulers, got ${describe(schedulers)}`);
+    schedulers.forEach((s, i) => {
+      if (!(s instanceof LRScheduler)) throw new TypeError(`${N}: schedulers[${i}] is not a chainable scheduler, got ${describe(s)}`);
+      if (s.optimizer !== schedulers[0].optimizer) throw new Error(`${N}: schedulers[${i}] belongs to another optimizer than schedulers[0]`);
+    });
+    this.schedulers = Object.freeze(schedulers.slice());
+    this.optimizer = schedulers[0].optimizer;
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+  /** Steps every scheduler, in order. */
+  step(...args: unknown[]): void {
+    noArgs('ChainedScheduler.step', args, '');
+    for (const s of this.schedulers) s.step();
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+  getLastLr(): number[] {
+    return this.lastLr.slice();
+  }
+  stateDict(): ChainedSchedulerStateDict {
+    return { schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+  /** Restores every scheduler, all or nothing. */
+  loadStateDict(sd: ChainedSchedulerStateDict): void {
+    const op = 'ChainedScheduler.loadStateDict';
+    if (sd === null || typeof sd !== 'object' || !Array.isArray(sd.schedulers) || sd.schedulers.length !== this.schedulers.length)
+      throw new TypeError(`${op}: expected { schedulers: [${this.schedulers.length} state dicts] }, got ${describe(sd)}`);
+    checkOptions(op, sd, ['schedulers'], 'the state dict');
+    const apply = sd.schedulers.map((s, i) => this.schedulers[i]._checkState(s, `${op}: schedulers[${i}]`));
+    for (const f of apply) f();
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
 }
 

@@ -48,6 +48,13 @@ const ROWS: Record<string, Row[]> = {
       q.loadStateDict(sd);
     }, 'base_lrs', 'baseLrs'],
   ],
+  ConstantLR: [['ConstantLR options', (o) => new optim.ConstantLR(sgd(), o), 'total_iters', 'totalIters']],
+  PolynomialLR: [['PolynomialLR options', (o) => new optim.PolynomialLR(sgd(), o), 'Power', 'power']],
+  LambdaLR: [['LambdaLR options', (o) => new optim.LambdaLR(sgd(), { lrLambda: () => 1, ...o }), 'lr_lambda', 'lrLambda']],
+  MultiplicativeLR: [['MultiplicativeLR options', (o) => new optim.MultiplicativeLR(sgd(), { lrLambda: () => 1, ...o }), 'lr_lambda', 'lrLambda']],
+  ChainedScheduler: [
+    ['ChainedScheduler.loadStateDict', (o) => { const c = new optim.ChainedScheduler([new optim.LinearLR(sgd())]); c.loadStateDict({ ...c.stateDict(), ...o }); }, 'Schedulers', 'schedulers'],
+  ],
   ReduceLROnPlateau: [
     ['ReduceLROnPlateau options', (o) => new optim.ReduceLROnPlateau(sgd(), o), 'min_lr', 'minLr'],
     ['ReduceLROnPlateau.loadStateDict', (o) => { const s = new optim.ReduceLROnPlateau(sgd()); s.loadStateDict({ ...s.stateDict(), ...o }); }, 'num_bad_epochs', 'numBadEpochs'],

@@ -1,7 +1,8 @@
 // Learning-rate schedulers vs PyTorch 1.13 (test/fixtures/optim_ref.json,
 // written by test/fixtures/gen_optim.py), 30+ steps each: StepLR, MultiStepLR,
-// ExponentialLR, LinearLR, CosineAnnealingLR (past tMax), OneCycleLR (two and
-// three phases, cos and linear, per-group values; lr and momentum / beta1),
+// ExponentialLR, LinearLR, ConstantLR, PolynomialLR, LambdaLR, MultiplicativeLR,
+// CosineAnnealingLR (past tMax), OneCycleLR (two and three phases, cos and
+// linear, per-group values; lr and momentum / beta1), ChainedScheduler,
 // ReduceLROnPlateau on committed metric sequences, SequentialLR, and chains of
 // schedulers on one optimizer (they compose, as PyTorch's chainable form), with
 // hand-set lrs carried on. State-dict round trips of each (through JSON);
@@ -30,14 +31,24 @@ const NAMES: Record<string, string> = {
   threshold_mode: 'thresholdMode', min_lr: 'minLr', max_lr: 'maxLr', total_steps: 'totalSteps', steps_per_epoch: 'stepsPerEpoch', pct_start: 'pctStart',
   anneal_strategy: 'annealStrategy', base_momentum: 'baseMomentum', max_momentum: 'maxMomentum', div_factor: 'divFactor',
   final_div_factor: 'finalDivFactor', three_phase: 'threePhase', cycle_momentum: 'cycleMomentum', weight_decay: 'weightDecay',
+  lr_lambda: 'lrLambda',
+};
+/** The functions gen_optim.py's LAMBDAS holds under the same names. */
+const LAMBDAS: Record<string, (e: number) => number> = {
+  warmup: (e) => Math.min(1.0, (e + 1) / 5),
+  decay: (e) => 0.95 ** e,
+  halve_odd: (e) => (e % 2 ? 0.5 : 1.0),
+  inverse_sqrt: (e) => 1.0 / Math.sqrt(e + 1),
 };
 const camel = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [NAMES[k] ?? k, v]));
 
-type Sched = optim.LRScheduler | optim.ReduceLROnPlateau;
+type Sched = optim.LRScheduler | optim.ReduceLROnPlateau | optim.ChainedScheduler;
 function makeSched(opt: optim.Optimizer, [kind, kw]: Spec): Sched {
   const o = camel(kw);
   if (kind === 'SequentialLR')
     return new optim.SequentialLR(opt, { schedulers: (o.schedulers as Spec[]).map((s) => makeSched(opt, s) as optim.LRScheduler), milestones: o.milestones as number[] });
+  if (kind === 'ChainedScheduler') return new optim.ChainedScheduler((o.schedulers as Spec[]).map((s) => makeSched(opt, s) as optim.LRScheduler));
+  if (o.lrLambda !== undefined) o.lrLambda = Array.isArray(o.lrLambda) ? o.lrLambda.map((n) => LAMBDAS[n as string]) : LAMBDAS[o.lrLambda as string];
   const C = (optim as unknown as Record<string, new (o: optim.Optimizer, x: unknown) => Sched>)[kind];
   return new C(opt, o);
 }
@@ -275,6 +286,15 @@ describe('validation: every scheduler names itself, the option and the cause', (
     ['SequentialLR milestones count', () => { const o = opt(); return new optim.SequentialLR(o, { schedulers: [new optim.LinearLR(o), new optim.StepLR(o, { stepSize: 2 })], milestones: [] }); }, /SequentialLR: expected 1 milestones/],
     ['SequentialLR another optimizer', () => { const o = opt(); return new optim.SequentialLR(o, { schedulers: [new optim.LinearLR(opt())], milestones: [] }); }, /SequentialLR: schedulers\[0\] belongs to another optimizer/],
     ['SequentialLR decreasing milestones', () => { const o = opt(); return new optim.SequentialLR(o, { schedulers: [new optim.LinearLR(o), new optim.LinearLR(o), new optim.LinearLR(o)], milestones: [5, 3] }); }, /milestones must increase/],
+    ['LambdaLR lrLambda not a function', () => new optim.LambdaLR(opt(), { lrLambda: 0.5 as any }), /LambdaLR: lrLambda must be a function \(epoch\) => factor, got 0\.5/],
+    ['LambdaLR one function per group', () => new optim.LambdaLR(opt(), { lrLambda: [() => 1, () => 1] }), /LambdaLR: expected 1 lrLambda functions/],
+    ['LambdaLR a function returning NaN', () => new optim.LambdaLR(opt(), { lrLambda: () => NaN }), /LambdaLR\.step: lrLambda of group 0 returned NaN at epoch 0/],
+    ['MultiplicativeLR a negative factor', () => new optim.MultiplicativeLR(opt(), { lrLambda: () => -1 }).step(), /MultiplicativeLR\.step: lrLambda of group 0 returned -1 at epoch 1/],
+    ['ConstantLR factor > 1', () => new optim.ConstantLR(opt(), { factor: 2 }), /ConstantLR: factor must be a number >= 0 and <= 1, got 2/],
+    ['PolynomialLR totalIters 0', () => new optim.PolynomialLR(opt(), { totalIters: 0 }), /PolynomialLR: totalIters must be an integer >= 1/],
+    ['ChainedScheduler not an array', () => new optim.ChainedScheduler(new optim.LinearLR(opt()) as any), /ChainedScheduler: expected a non-empty array of schedulers/],
+    ['ChainedScheduler two optimizers', () => new optim.ChainedScheduler([new optim.LinearLR(opt()), new optim.LinearLR(opt())]), /ChainedScheduler: schedulers\[1\] belongs to another optimizer/],
+    ['ChainedScheduler a plateau', () => { const o = opt(); return new optim.ChainedScheduler([new optim.ReduceLROnPlateau(o) as any]); }, /ChainedScheduler: schedulers\[0\] is not a chainable scheduler, got ReduceLROnPlateau/],
     ['SequentialLR plateau', () => { const o = opt(); return new optim.SequentialLR(o, { schedulers: [new optim.ReduceLROnPlateau(o) as any], milestones: [] }); }, /ReduceLROnPlateau, which steps on a metric/],
   ];
   for (const [what, fn, msg] of errs) it(what, () => expect(fn).toThrow(msg));
