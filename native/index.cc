@@ -106,6 +106,14 @@ void index_scatter(float* dst, const float* src, const IndexSpec& s, bool accumu
   auto body = [&](int64_t r0, int64_t r1) {
     for_rows(s, r0, r1, [&](int64_t r, int64_t off, const std::vector<int64_t>& ioff) {
       const float* g = src + r * inner;
+      if (s.idx.empty() && xs == 1) {  // a contiguous run (cat, narrow and split backward)
+        float* d = dst + off;
+        if (accumulate)
+          for (int64_t i = 0; i < inner; i++) d[i] += g[i];
+        else
+          std::memcpy(d, g, inner * sizeof(float));
+        return;
+      }
       for (int64_t i = 0; i < inner; i++) {
         int64_t e = off + i * xs;
         for (size_t k = 0; k < s.idx.size(); k++) e += s.idx[k].xstride * index_value(s.idx[k], ioff[k] + i * s.idx[k].stride[nd - 1]);
@@ -132,6 +140,43 @@ void where_forward(const float* c, const float* a, const float* b, float* out, c
     out[0] = c[0] != 0.f ? a[0] : b[0];
     return;
   }
+  // Operands that are each contiguous or a scalar over the whole shape run as one flat row.
+  auto flat = [&](const std::vector<int64_t>& st) -> int {  // 1: contiguous, 0: scalar, -1: neither
+    bool contig = true, scalar = true;
+    int64_t expect = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+      if (shape[d] != 1) {
+        if (st[d] != expect) contig = false;
+        if (st[d] != 0) scalar = false;
+      }
+      expect *= shape[d];
+    }
+    return contig ? 1 : scalar ? 0 : -1;
+  };
+  const int fc = flat(cs), fa = flat(as), fb = flat(bs);
+  if (fc == 1 && fa >= 0 && fb >= 0) {
+    const float av = a[0], bv = b[0];
+    parallel_for(n, kGrain, [&](int64_t s0, int64_t s1) {
+      if (fa == 1 && fb == 1)
+        for (int64_t i = s0; i < s1; i++) {
+          const float x = a[i], y = b[i];  // both loaded: a branch-free blend
+          out[i] = c[i] != 0.f ? x : y;
+        }
+      else if (fa == 1)
+        for (int64_t i = s0; i < s1; i++) {
+          const float x = a[i];
+          out[i] = c[i] != 0.f ? x : bv;
+        }
+      else if (fb == 1)
+        for (int64_t i = s0; i < s1; i++) {
+          const float y = b[i];
+          out[i] = c[i] != 0.f ? av : y;
+        }
+      else
+        for (int64_t i = s0; i < s1; i++) out[i] = c[i] != 0.f ? av : bv;
+    });
+    return;
+  }
   const int64_t inner = shape[nd - 1];
   const int64_t ci = cs[nd - 1], ai = as[nd - 1], bi = bs[nd - 1];
   const int64_t rows = n / inner;
@@ -147,7 +192,27 @@ void where_forward(const float* c, const float* a, const float* b, float* out, c
       }
       float* o = out + r * inner;
       const float *cp = c + co, *ap = a + ao, *bp = b + bo;
-      for (int64_t i = 0; i < inner; i++) o[i] = cp[i * ci] != 0.f ? ap[i * ai] : bp[i * bi];
+      if (ci == 1 && ai == 1 && bi == 1)  // the common case: a branch-free select the compiler vectorises
+        for (int64_t i = 0; i < inner; i++) {
+          const float x = ap[i], y = bp[i];
+          o[i] = cp[i] != 0.f ? x : y;
+        }
+      else if (ci == 0 && ai == 1 && bi == 1)
+        std::memcpy(o, cp[0] != 0.f ? ap : bp, inner * sizeof(float));
+      else if (ci == 1 && ai == 1 && bi == 0) {
+        const float bv = bp[0];
+        for (int64_t i = 0; i < inner; i++) {
+          const float x = ap[i];
+          o[i] = cp[i] != 0.f ? x : bv;
+        }
+      } else if (ci == 1 && ai == 0 && bi == 1) {
+        const float av = ap[0];
+        for (int64_t i = 0; i < inner; i++) {
+          const float y = bp[i];
+          o[i] = cp[i] != 0.f ? av : y;
+        }
+      } else
+        for (int64_t i = 0; i < inner; i++) o[i] = cp[i * ci] != 0.f ? ap[i * ai] : bp[i * bi];
     }
   });
 }
