@@ -222,9 +222,15 @@ export abstract class Optimizer<O extends GroupOptions = GroupOptions> {
           throw new Error(`${op}: the gradient of ${where}.params[${i}] has shape [${g.shape.join(',')}] but the parameter has shape [${p.shape.join(',')}]`);
         const st = this.state.get(p);
         if (st)
-          for (const [k, v] of Object.entries(st))
+          for (const [k, v] of Object.entries(st)) {
+            if (v === undefined || v === null) continue;
+            if (this.spec.tensorState.includes(k) && !(v instanceof Tensor))
+              throw new TypeError(`${op}: state '${k}' of ${where}.params[${i}] must be a Tensor, got ${describe(v)}`);
+            if (this.spec.numberState.includes(k) && (typeof v !== 'number' || !Number.isInteger(v) || v < 0))
+              throw new TypeError(`${op}: state '${k}' of ${where}.params[${i}] must be a non-negative integer, got ${describe(v)}`);
             if (v instanceof Tensor && (v.isDisposed || v.numel !== p.numel))
               throw new Error(`${op}: state '${k}' of ${where}.params[${i}] ${v.isDisposed ? 'was disposed' : `has ${v.numel} elements but the parameter has ${p.numel}`}`);
+          }
         items.push({ p, g });
       });
       return { group, items };

@@ -490,6 +490,11 @@ describe('every entry point names the public op and the cause', () => {
     opt.step();
     (opt.state.get(a)!.momentum_buffer as Tensor).dispose();
     expect(() => opt.step()).toThrow("RMSprop.step: state 'momentum_buffer' of paramGroups[0].params[0] was disposed");
+    opt.state.get(a)!.momentum_buffer = 5;
+    expect(() => opt.step()).toThrow("RMSprop.step: state 'momentum_buffer' of paramGroups[0].params[0] must be a Tensor, got 5");
+    opt.state.get(a)!.momentum_buffer = zeros([2]);
+    opt.state.get(a)!.step = -1;
+    expect(() => opt.step()).toThrow("RMSprop.step: state 'step' of paramGroups[0].params[0] must be a non-negative integer, got -1");
     opt.state.delete(a);
     a.grad!.dispose();
     expect(() => opt.step()).toThrow(/RMSprop\.step: the gradient of paramGroups\[0\]\.params\[0\] \(shape \[2\]\) was disposed/);
