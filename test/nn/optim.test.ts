@@ -9,7 +9,7 @@
 // validation and error messages of every entry point.
 import { describe, it, expect } from 'vitest';
 import { optim, tensor, zeros, nn, type Tensor } from '../../src';
-import { expectAllClose, fixture } from '../helpers';
+import { expectAllClose, fixture, makeRng } from '../helpers';
 
 type Kind = 'SGD' | 'Adam' | 'AdamW' | 'Adadelta' | 'RMSprop' | 'Adagrad';
 interface Single {
@@ -592,5 +592,35 @@ describe('hyper-parameter validation (PyTorch 1.13 ranges)', () => {
   it("PyTorch's implementation switches (foreach, capturable, differentiable, fused) are refused with the reason", () => {
     for (const k of ['foreach', 'capturable', 'differentiable', 'fused'])
       expect(() => new optim.Adam(p(), { [k]: false } as any)).toThrow(new RegExp(`Adam: option '${k}' is not supported: it picks one of PyTorch's implementations`));
+  });
+});
+
+describe('a seeded sweep of odd hyper-parameters: every optimizer constructs, or throws naming itself; a constructed one steps', () => {
+  it('1200 constructions and steps', () => {
+    const r = makeRng(11);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+    const values = [0, 1, 0.5, -1, 2, 1e-8, NaN, Infinity, -0, '0.1', null, undefined, true, false, [0.9, 0.99], [1, 0], [0.5], {}, 1e30];
+    let built = 0;
+    for (let i = 0; i < 1200; i++) {
+      const kind = pick(Object.keys(CTOR) as Kind[]);
+      const keys = Object.keys(DEFAULTS[kind]).concat(['lr']);
+      const opts: Record<string, unknown> = kind === 'SGD' ? { lr: 0.1 } : {};
+      for (let k = 0; k < 1 + Math.floor(r() * 3); k++) opts[pick(keys)] = pick(values);
+      for (const [k, v] of Object.entries(opts)) if (v === undefined) delete opts[k];
+      const p = tensor([1, -2]).requiresGrad_();
+      let opt: optim.Optimizer;
+      try {
+        opt = make(kind, [p], opts);
+      } catch (e) {
+        expect(e).toBeInstanceOf(Error);
+        expect((e as Error).message.startsWith(`${kind}: `), (e as Error).message).toBe(true);
+        continue;
+      }
+      built++;
+      p.mul(p).sum().backward();
+      opt.step(); // validated options never reach native code with something it cannot take
+      expect(p.data().length).toBe(2);
+    }
+    expect(built).toBeGreaterThan(200);
   });
 });

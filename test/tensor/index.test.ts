@@ -323,3 +323,52 @@ describe('autograd and memory', () => {
     expect(stack([x, x]).requiresGrad).toBe(false);
   });
 });
+
+describe('a seeded sweep of bad and odd arguments: a clean error naming the op, or a result; never a crash', () => {
+  it('2000 calls over select, narrow, slice, index, indexSelect, gather, where, cat, stack, split, chunk, unbind', () => {
+    const r = makeRng(2024);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+    const dead = zeros(2);
+    dead.dispose();
+    const tensors = () => pick([zeros(0), zeros(3), zeros(2, 3), zeros(2, 0, 3), tensor(5), arange(24).view(2, 3, 4), dead, tensor([0, 1, 2]), tensor([[1], [0]]), tensor([NaN]), tensor([-1, 2]), tensor([0.5])]);
+    const scalars = () => pick<unknown>([0, 1, 2, -1, -3, 3, 7, 0.5, NaN, Infinity, -Infinity, 2 ** 31, null, undefined, '1', ':', '::2', '...', '1:x', [0, 1], [[0]], [], {}, true]);
+    const any = () => (r() < 0.5 ? tensors() : scalars());
+    const ops: [string, () => unknown][] = [
+      ['select', () => select(tensors(), scalars() as number, scalars() as number)],
+      ['narrow', () => narrow(tensors(), scalars() as number, scalars() as number, scalars() as number)],
+      ['slice', () => (tensors() as Tensor).slice(scalars() as number, scalars() as number, scalars() as number, r() < 0.5 ? 1 : (scalars() as number))],
+      ['index', () => index(tensors(), ...Array.from({ length: Math.floor(r() * 4) }, () => any() as IndexSpec))],
+      ['indexSelect', () => indexSelect(tensors(), scalars() as number, any() as Tensor)],
+      ['gather', () => gather(tensors(), scalars() as number, any() as Tensor)],
+      ['where', () => where(tensors(), any() as Tensor, any() as Tensor)],
+      ['cat', () => cat(r() < 0.2 ? (any() as Tensor[]) : [tensors(), tensors()], scalars() as number)],
+      ['stack', () => stack(r() < 0.2 ? (any() as Tensor[]) : [tensors(), tensors()], scalars() as number)],
+      ['split', () => split(tensors(), any() as number, scalars() as number)],
+      ['chunk', () => chunk(tensors(), scalars() as number, scalars() as number)],
+      ['unbind', () => unbind(tensors(), scalars() as number)],
+    ];
+    const before = memoryInfo().liveBytes;
+    let results = 0, errors = 0;
+    for (let i = 0; i < 2000; i++) {
+      const [op, call] = ops[i % ops.length];
+      tidy(() => {
+        try {
+          const y = call();
+          const list = Array.isArray(y) ? y : [y];
+          for (const t of list) expect((t as Tensor).shape).toBeDefined();
+          results++;
+        } catch (e) {
+          errors++;
+          const msg = (e as Error).message;
+          expect(e, `${op} threw a non-Error`).toBeInstanceOf(Error);
+          if (!msg.startsWith(`${op}:`) && !msg.startsWith(`${op} `))
+            throw new Error(`call ${i} (${op}) threw a message that does not name the op: ${msg}`);
+          expect(msg, `call ${i} (${op})`).not.toMatch(/blasnet native|undefined is not|is not a function|Cannot read/);
+        }
+      });
+    }
+    expect(results).toBeGreaterThan(100);
+    expect(errors).toBeGreaterThan(100);
+    expect(memoryInfo().liveBytes).toBe(before);
+  });
+});
