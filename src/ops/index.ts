@@ -14,7 +14,7 @@
  * no storage offset, so a slice does not alias its source.
  */
 import { native, type Handle } from '../native';
-import { Tensor, fromOp, normDim, describe, assertTensor, numelOf, tensor, recording } from '../tensor';
+import { Tensor, fromOp, normDim, describe, assertTensor, numelOf, tensor, recording, keep } from '../tensor';
 import { broadcastShapes, broadcastStrides, sumTo } from './elementwise';
 import { contiguousStrides } from './args';
 
@@ -51,8 +51,9 @@ export function gatherView(x: Tensor, v: View, name: string, op: string): Tensor
   x._check(op);
   const h = native.indexGather(x._h(op), ...specArgs(v, op));
   if (!recording(x)) return Tensor._wrap(h, v.shape);
-  // backward keeps its own copies of the index tensors: the caller may dispose theirs
-  const saved: View = { ...v, idx: v.idx.map((i) => ({ ...i, t: Tensor._wrap(native.clone(i.t._h(op)), i.t.shape) })) };
+  // backward keeps its own copies of the index tensors (the caller may dispose theirs), outside any tidy
+  // scope: backward may run after the scope that made the graph; the node frees them when released
+  const saved: View = { ...v, idx: v.idx.map((i) => ({ ...i, t: keep(Tensor._wrap(native.clone(i.t._h(op)), i.t.shape)) })) };
   const xshape = x.shape;
   return fromOp(h, v.shape, name, [x], (g) => {
     const gx = native.alloc(numelOf(xshape), 0);
@@ -378,7 +379,7 @@ export function where(condition: Tensor, x: Tensor | number, y: Tensor | number)
     const h = native.where(condition._h(op), a._h(op), b._h(op), shape, cs, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
     const inputs = [a, b].filter((t) => !made.includes(t));
     if (!recording(...inputs)) return Tensor._wrap(h, shape);
-    const c = Tensor._wrap(native.clone(condition._h(op)), condition.shape); // backward's own copy
+    const c = keep(Tensor._wrap(native.clone(condition._h(op)), condition.shape)); // backward's own copy, freed with the node
     const ag = a.requiresGrad && !made.includes(a), bg = b.requiresGrad && !made.includes(b);
     return fromOp(h, shape, 'WhereBackward', inputs, (g) => {
       const zero = native.alloc(1, 0);

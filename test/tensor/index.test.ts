@@ -290,6 +290,13 @@ describe('autograd and memory', () => {
     expect(Array.from(x.grad!.data())).toEqual([0, 0, 1, 1, 0, 0]);
   });
 
+  it('backward may run after the tidy that built the graph (saved index and condition copies outlive it)', () => {
+    const x = arange(6).view(2, 3).requiresGrad_();
+    const loss = tidy(() => x.gather(1, [[2], [0]]).sum().add(where(x.gt(2), x, 0).sum()).add(x.index([1, 0], [0, 2]).sum()));
+    loss.backward();
+    expect(Array.from(x.grad!.data())).toEqual([0, 0, 2, 3, 1, 1]);
+  });
+
   it('no native memory is left behind by forward + backward of every op inside tidy', () => {
     const x = arange(24).view(2, 3, 4).requiresGrad_();
     const run = () =>
