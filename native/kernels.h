@@ -133,7 +133,7 @@ void batch_norm_backward(const float* x, const float* gy, const float* gamma, co
                          const float* save_invstd, float* gx, float* ggamma, float* gbeta, int64_t N, int64_t C,
                          int64_t S, bool training);
 
-// ---- optimizers (in place; p, g and every state buffer hold n elements) -----------
+// ---- optimizers (optim.cc; in place, p, g and every state buffer hold n elements) ---
 // maximize: step along +g instead of -g. Formulas in train.cc, as PyTorch 1.13's.
 void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening,
               bool nesterov, float weight_decay, bool first, bool maximize);

@@ -1,5 +1,5 @@
-// Losses, batch normalisation and optimizer updates: the per-step native loops
-// of training.
+// Losses and batch normalisation: the per-step native loops of training (the
+// optimizer updates are in optim.cc).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -146,110 +146,6 @@ void batch_norm_backward(const float* x, const float* gy, const float* gamma, co
           for (int64_t i = 0; i < S; i++) q[i] = g[i] * gam * invstd;
         }
       }
-    }
-  });
-}
-
-// PyTorch's SGD: d = ±g + wd p; buf = momentum buf + (1 - dampening) d (buf = d
-// on the first step); d = nesterov ? d + momentum buf : buf; p -= lr d.
-void sgd_step(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float dampening, bool nesterov,
-              float wd, bool first, bool maximize) {
-  const float sign = maximize ? -1.f : 1.f;
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      float d = sign * g[i] + wd * p[i];
-      if (momentum != 0.f) {
-        buf[i] = first ? d : momentum * buf[i] + (1.f - dampening) * d;
-        d = nesterov ? d + momentum * buf[i] : buf[i];
-      }
-      p[i] -= lr * d;
-    }
-  });
-}
-
-// PyTorch's Adam / AdamW (decoupled weight decay), amsgrad optional.
-void adam_step(float* p, const float* g, float* m, float* v, float* vmax, int64_t n, float lr, float beta1, float beta2,
-               float eps, float wd, int64_t step, bool amsgrad, bool decoupled, bool maximize) {
-  const float bc1 = 1.f - static_cast<float>(std::pow(static_cast<double>(beta1), static_cast<double>(step)));
-  const float bc2 = 1.f - static_cast<float>(std::pow(static_cast<double>(beta2), static_cast<double>(step)));
-  const float step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
-  const float sign = maximize ? -1.f : 1.f;
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      float gi = sign * g[i];
-      if (decoupled)
-        p[i] *= 1.f - lr * wd;
-      else if (wd != 0.f)
-        gi += wd * p[i];
-      m[i] = beta1 * m[i] + (1.f - beta1) * gi;
-      v[i] = beta2 * v[i] + (1.f - beta2) * gi * gi;
-      float vv = v[i];
-      if (amsgrad) {
-        vmax[i] = std::max(vmax[i], v[i]);
-        vv = vmax[i];
-      }
-      p[i] -= step_size * m[i] / (std::sqrt(vv) / bc2_sqrt + eps);
-    }
-  });
-}
-
-// PyTorch's Adadelta: g' = ±g + wd p; sq = rho sq + (1 - rho) g'^2;
-// delta = sqrt(acc + eps) / sqrt(sq + eps) * g'; acc = rho acc + (1 - rho) delta^2;
-// p -= lr delta.
-void adadelta_step(float* p, const float* g, float* sq, float* acc, int64_t n, float lr, float rho, float eps, float wd,
-                   bool maximize) {
-  const float sign = maximize ? -1.f : 1.f;
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      float gi = sign * g[i];
-      if (wd != 0.f) gi += wd * p[i];
-      sq[i] = sq[i] * rho + (1.f - rho) * gi * gi;
-      const float delta = std::sqrt(acc[i] + eps) / std::sqrt(sq[i] + eps) * gi;
-      acc[i] = acc[i] * rho + (1.f - rho) * delta * delta;
-      p[i] -= lr * delta;
-    }
-  });
-}
-
-// PyTorch's RMSprop: g' = ±g + wd p; sq = alpha sq + (1 - alpha) g'^2;
-// centered: ga = alpha ga + (1 - alpha) g', avg = sqrt(sq - ga^2) + eps, else
-// avg = sqrt(sq) + eps; momentum > 0: buf = momentum buf + g' / avg, p -= lr buf;
-// else p -= lr g' / avg.
-void rmsprop_step(float* p, const float* g, float* sq, float* gavg, float* buf, int64_t n, float lr, float alpha,
-                  float eps, float wd, float momentum, bool maximize) {
-  const float sign = maximize ? -1.f : 1.f;
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      float gi = sign * g[i];
-      if (wd != 0.f) gi += wd * p[i];
-      sq[i] = sq[i] * alpha + (1.f - alpha) * gi * gi;
-      float avg;
-      if (gavg) {
-        gavg[i] = gavg[i] * alpha + (1.f - alpha) * gi;
-        avg = std::sqrt(sq[i] - gavg[i] * gavg[i]) + eps;
-      } else {
-        avg = std::sqrt(sq[i]) + eps;
-      }
-      if (buf) {
-        buf[i] = buf[i] * momentum + gi / avg;
-        p[i] -= lr * buf[i];
-      } else {
-        p[i] -= lr * (gi / avg);
-      }
-    }
-  });
-}
-
-// PyTorch's Adagrad: g' = ±g + wd p; sum += g'^2; p -= clr g' / (sqrt(sum) + eps),
-// clr = lr / (1 + (step - 1) lr_decay) computed by the caller.
-void adagrad_step(float* p, const float* g, float* sum, int64_t n, float clr, float eps, float wd, bool maximize) {
-  const float sign = maximize ? -1.f : 1.f;
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      float gi = sign * g[i];
-      if (wd != 0.f) gi += wd * p[i];
-      sum[i] += gi * gi;
-      p[i] -= clr * (gi / (std::sqrt(sum[i]) + eps));
     }
   });
 }

@@ -341,6 +341,24 @@ describe('step(closure), zeroGrad(setToNone)', () => {
     expect(() => (opt.zeroGrad as any)('yes')).toThrow(/Adam\.zeroGrad: takes one optional boolean/);
   });
 
+  // PyTorch 1.13 (torch.optim with p = [inf, 1], grad [1, 1], one step): [inf, 0.9], [inf, 0.999], [inf, 0.999],
+  // [inf, 0.9968377], [inf, 0.8994962], [inf, 0.99]: weight decay 0 adds nothing, so an infinite parameter stays inf
+  it('weight decay 0 adds nothing (an infinite parameter stays infinite, not NaN), as PyTorch', () => {
+    const cases: [Kind, Record<string, unknown>, number][] = [
+      ['SGD', { lr: 0.1, momentum: 0.9 }, 0.9], ['Adam', {}, 0.999], ['AdamW', { weightDecay: 0 }, 0.999],
+      ['Adadelta', {}, 0.9968377351760864], ['RMSprop', { momentum: 0.5, centered: true }, 0.8994961977005005], ['Adagrad', {}, 0.99],
+    ];
+    for (const [kind, opts, second] of cases) {
+      const p = tensor([Infinity, 1]).requiresGrad_();
+      const opt = make(kind, [p], opts);
+      p.grad = tensor([1, 1]);
+      opt.step();
+      const [a, b] = Array.from(p.data());
+      expect(a, kind).toBe(Infinity);
+      expect(b, kind).toBeCloseTo(second, 6);
+    }
+  });
+
   it('a parameter without a gradient is skipped (no update, no state)', () => {
     const a = tensor([1]).requiresGrad_(), b = tensor([5]).requiresGrad_();
     const opt = new optim.SGD([a, b], { lr: 0.1, momentum: 0.9 });
