@@ -46,10 +46,12 @@ void for_rows(const IndexSpec& s, int64_t r0, int64_t r1, F&& row) {
 }  // namespace
 
 int64_t index_check(const float* idx, int64_t n, int64_t size, bool wrap) {
-  const float lo = wrap ? -static_cast<float>(size) : 0.f;
+  const float lo = wrap ? -static_cast<float>(size) : 0.f, hi = static_cast<float>(size);
   for (int64_t i = 0; i < n; i++) {
     const float v = idx[i];
-    if (!(v >= lo && v < static_cast<float>(size)) || v != std::floor(v)) return i;
+    if (!(v >= lo && v < hi)) return i;  // NaN fails here too
+    // in range, so the truncation is exact: an integer survives the round trip (no libm floor call)
+    if (static_cast<float>(static_cast<int64_t>(v)) != v) return i;
   }
   return -1;
 }
@@ -79,6 +81,15 @@ void index_gather(const float* x, float* out, const IndexSpec& s) {
           std::memcpy(o, x + off, inner * sizeof(float));
         else
           for (int64_t i = 0; i < inner; i++) o[i] = x[off + i * xs];
+      } else if (s.idx.size() == 1) {  // one index tensor (gather, index_select, x[idx]): its fields in registers
+        const IndexSpec::Index& ix = s.idx[0];
+        const float* id = ix.data + ioff[0];
+        const int64_t st = ix.stride[nd - 1], ixs = ix.xstride, size = ix.size;
+        for (int64_t i = 0; i < inner; i++) {
+          int64_t v = static_cast<int64_t>(id[i * st]);
+          v += v < 0 ? size : 0;
+          o[i] = x[off + i * xs + v * ixs];
+        }
       } else {
         for (int64_t i = 0; i < inner; i++) {
           int64_t e = off + i * xs;
@@ -112,6 +123,18 @@ void index_scatter(float* dst, const float* src, const IndexSpec& s, bool accumu
           for (int64_t i = 0; i < inner; i++) d[i] += g[i];
         else
           std::memcpy(d, g, inner * sizeof(float));
+        return;
+      }
+      if (s.idx.size() == 1) {
+        const IndexSpec::Index& ix = s.idx[0];
+        const float* id = ix.data + ioff[0];
+        const int64_t st = ix.stride[nd - 1], ixs = ix.xstride, size = ix.size;
+        for (int64_t i = 0; i < inner; i++) {
+          int64_t v = static_cast<int64_t>(id[i * st]);
+          v += v < 0 ? size : 0;
+          const int64_t e = off + i * xs + v * ixs;
+          dst[e] = accumulate ? dst[e] + g[i] : g[i];
+        }
         return;
       }
       for (int64_t i = 0; i < inner; i++) {
