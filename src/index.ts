@@ -33,5 +33,6 @@ export * as optim from './optim';
 export * as models from './models';
 export * as data from './data';
 export * as io from './io';
+export * as image from './image';
 export { save, load } from './io/checkpoint';
 export { InferenceSession } from './inference';
