@@ -385,15 +385,68 @@ describe('with a trained model (2 epochs on 10,000 images)', () => {
       const byIndex = JSON.parse(expectOk(runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--json'])).stdout) as { probabilities: number[] };
       for (const file of [small, large]) {
         const r = expectOk(runCli(['predict', file, '--checkpoint', ckpt, '--json']));
-        const j = JSON.parse(r.stdout) as { prediction: number; label: number | null; probabilities: number[] };
+        const j = JSON.parse(r.stdout) as { prediction: number; label: number | null; probabilities: number[]; empty: boolean; inverted: boolean };
         expect(j.prediction, file).toBe(digit.label);
         expect(j.label).toBeNull();
+        expect(j.empty).toBe(false);
+        expect(j.inverted).toBe(file === large);
         expect(Math.abs(j.probabilities.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
-        // the PNG is the same image as test index 0 (8-bit pixels), so the probabilities agree closely
-        j.probabilities.forEach((p, c) => expect(Math.abs(p - byIndex.probabilities[c]), `${file} class ${c}`).toBeLessThan(1e-3));
+        // --preprocess resize keeps the framing: the PNG is then the same image as test index 0 (8-bit pixels)
+        const rs = JSON.parse(expectOk(runCli(['predict', file, '--checkpoint', ckpt, '--json', '--preprocess', 'resize'])).stdout) as { probabilities: number[] };
+        rs.probabilities.forEach((p, c) => expect(Math.abs(p - byIndex.probabilities[c]), `${file} class ${c}`).toBeLessThan(1e-3));
         const text = expectOk(runCli(['predict', file, '--checkpoint', ckpt]));
         expect(text.stdout).toContain(`predicted ${digit.label}`);
+        expect(text.stderr).toBe('');
       }
+    });
+
+    it('reads a digit drawn off-centre on a transparent 400×250 canvas (as an HTML canvas exports it), and warns on an empty one', () => {
+      const dir = fresh('canvas');
+      // the test digits 0..4, drawn 6× larger in black ink with alpha, off-centre on a transparent canvas
+      let right = 0;
+      for (let k = 0; k < 5; k++) {
+        const d = testDigit(k);
+        const W = 400, H = 250, x0 = 250 - 30 * k, y0 = 15 + 10 * k;
+        const png = new PNG({ width: W, height: H });
+        png.data.fill(0);
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            const u = Math.floor((x - x0) / 6), v = Math.floor((y - y0) / 6);
+            if (u >= 0 && u < 28 && v >= 0 && v < 28) png.data[4 * (y * W + x) + 3] = d.px[v * 28 + u];
+          }
+        const file = path.join(dir, `canvas-${k}.png`);
+        fs.writeFileSync(file, PNG.sync.write(png));
+        const j = JSON.parse(expectOk(runCli(['predict', file, '--checkpoint', ckpt, '--json'])).stdout) as { prediction: number; inverted: boolean; empty: boolean };
+        expect(j.empty).toBe(false);
+        expect(j.inverted).toBe(true);
+        if (j.prediction === d.label) right++;
+      }
+      expect(right, 'canvas digits classified right (of 5)').toBeGreaterThanOrEqual(4);
+      const blank = path.join(dir, 'blank.png');
+      const png = new PNG({ width: 400, height: 250 });
+      png.data.fill(0);
+      fs.writeFileSync(blank, PNG.sync.write(png));
+      const r = expectOk(runCli(['predict', blank, '--checkpoint', ckpt]));
+      expect(r.stderr).toMatch(/^blasnet: warning: .*blank\.png: the image is fully transparent/);
+      const j = JSON.parse(expectOk(runCli(['predict', blank, '--checkpoint', ckpt, '--json'])).stdout) as { empty: boolean; warnings: string[] };
+      expect(j.empty).toBe(true);
+      expect(j.warnings[0]).toMatch(/transparent/);
+    });
+
+    it('--classes prints class names (a preset, a list, a file); a wrong count is an error', () => {
+      const r = expectOk(runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--classes', 'fashion-mnist']));
+      const name = data.FASHION_MNIST_CLASSES[digit.label].replace('/', '\\/');
+      expect(r.stdout).toMatch(new RegExp(`^test image 0: predicted ${digit.label} \\(${name}\\) \\(label ${digit.label} \\(${name}\\)\\)$`, 'm'));
+      expect(r.stdout).toMatch(/^\s*9:\s+\d+\.\d+%.*Ankle boot$/m);
+      const j = JSON.parse(expectOk(runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--json', '--classes', 'a,b,c,d,e,f,g,h,i,j'])).stdout) as { className: string; classes: string[] };
+      expect(j.classes).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']);
+      expect(j.className).toBe(j.classes[digit.label]);
+      const file = path.join(fresh('classes'), 'classes.txt');
+      fs.writeFileSync(file, 'zero\none\ntwo\n');
+      const bad = runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--classes', file]);
+      expect(expectBlasnetError(bad)).toMatch(/gives 3 class names but the model has 10 outputs/);
+      const ev = expectOk(runCli(['eval', '--checkpoint', ckpt, '--classes', 'fashion-mnist', '--threads', '1']));
+      expect(ev.stdout).toMatch(/^\s*9 Ankle boot: \d+\.\d+%$/m);
     });
 
     it('fails with exit 1 and a message when given neither or both of an image and --index', () => {
