@@ -661,6 +661,18 @@ describe('bad inputs', () => {
     expect(fs.existsSync(vizOut)).toBe(false);
   });
 
+  it('eval and predict read a PyTorch state dict (.pt); a .pt naming os.system is refused, naming the file', () => {
+    const pt = path.join(ROOT, 'test', 'fixtures', 'torch', 'lenet.pt');
+    const j = JSON.parse(expectOk(runCli(['eval', '--checkpoint', pt, '--json', '--threads', '1'])).stdout) as { accuracy: number; confusion: number[][] };
+    expect(j.confusion.flat().reduce((a, b) => a + b, 0)).toBe(10000);
+    expectOk(runCli(['predict', '--index', '3', '--checkpoint', pt]));
+    const evil = path.join(ROOT, 'test', 'fixtures', 'torch', 'evil_system.pt');
+    const r = runCli(['eval', '--checkpoint', evil]);
+    const first = expectBlasnetError(r, evil);
+    expect(first).toMatch(/posix\.system.*refused/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('eval --checkpoint on a short / empty file fails cleanly', () => {
     const dir = fresh('short');
     for (const [name, content] of [['empty.safetensors', Buffer.alloc(0)], ['short.safetensors', Buffer.from([1, 2, 3])]] as const) {
