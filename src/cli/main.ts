@@ -15,10 +15,11 @@ import { loadModel, modelFromFile, classNames, CliError } from './model';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
 
-function int(name: string, min: number) {
+function int(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    const n = /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}`);
     return n;
   };
 }
@@ -86,7 +87,7 @@ function forwardChecked(model: nn.Module, x: Tensor): Tensor {
 
 const variantOption = () => new Option('--variant <variant>', "LeNet variant: 'modern' (ReLU, max pool) or 'classic' (sigmoid, avg pool)").choices(['modern', 'classic']);
 const dataOption = () => new Option('--data <source>', "'mnist' (bundled) or a directory of IDX files (e.g. Fashion-MNIST)").default('mnist');
-const threadsOption = () => new Option('--threads <n>', 'threads (default: all CPUs)').argParser(int('--threads', 1));
+const threadsOption = () => new Option('--threads <n>', 'threads (default: all CPUs)').argParser(int('--threads', 1, 1024));
 
 export function buildProgram(): Command {
   const program = new Command('blasnet')
@@ -100,28 +101,39 @@ export function buildProgram(): Command {
 
   program
     .command('train')
-    .description('train LeNet-5; writes model.safetensors, state.safetensors (for --resume), metrics.json and curves.svg to --out')
+    .description('train LeNet-5; writes model.safetensors, state.safetensors (for --resume), metrics.json, metrics.jsonl, curves.svg and curves.png to --out')
     .addOption(variantOption().default('modern'))
     .addOption(dataOption())
-    .option('--epochs <n>', 'epochs', int('--epochs', 1), 10)
-    .option('--batch-size <n>', 'batch size', int('--batch-size', 1), 128)
+    .option('--epochs <n>', 'epochs', int('--epochs', 1, 100_000), 10)
+    .option('--batch-size <n>', 'batch size', int('--batch-size', 1, 1 << 20), 64)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'adam', 'adamw']).default('adam'))
     .option('--lr <lr>', 'peak learning rate (default: 0.002 for adam/adamw, 0.05 for sgd)', positive('--lr'))
-    .option('--momentum <m>', 'SGD momentum (Nesterov when > 0)', nonNegative('--momentum'), 0.9)
+    .option('--momentum <m>', 'SGD momentum (Nesterov when > 0; default 0.9); only with --optimizer sgd', nonNegative('--momentum'))
     .option('--weight-decay <wd>', 'weight decay', nonNegative('--weight-decay'), 0)
     .addOption(new Option('--scheduler <name>', 'learning-rate schedule').choices(['none', 'step', 'cosine', 'onecycle']).default('cosine'))
     .addOption(threadsOption())
-    .option('--seed <n>', 'random seed (weights and shuffling)', int('--seed', 0), 0)
+    .option('--seed <n>', 'random seed (weights, shuffling, dropout)', int('--seed', 0, Number.MAX_SAFE_INTEGER), 0)
     .option('--out <dir>', 'output directory', 'runs/lenet')
-    .option('--resume', 'continue the run in --out from its last epoch', false)
-    .option('--limit <n>', 'use only the first n training images (quick runs)', int('--limit', 1))
-    .option('--stop-after <n>', 'stop after n epochs of this invocation; the schedule still spans --epochs (continue with --resume)', int('--stop-after', 1))
+    .option('--resume', 'continue the run in --out from its last epoch (the same options; a larger --epochs re-plans the schedule)', false)
+    .option('--limit <n>', 'use only the first n training images (quick runs)', int('--limit', 1, Number.MAX_SAFE_INTEGER))
+    .option('--stop-after <n>', 'stop after n epochs of this invocation; the schedule still spans --epochs (continue with --resume)', int('--stop-after', 1, 100_000))
+    .addOption(new Option('--classes <names>', "class names to record in the checkpoint: a preset (mnist, fashion-mnist), a file or a comma-separated list (default: the data directory's classes.txt or classes.json)"))
     .option('--no-progress', 'no progress bar (one line per epoch)')
     .action((o) => {
+      if (o.momentum !== undefined && o.optimizer !== 'sgd') throw new CliError(`train: --momentum applies to --optimizer sgd, not ${o.optimizer}`);
+      let classes: string[] | undefined;
+      if (o.classes !== undefined) {
+        try {
+          classes = data.parseClassNames(o.classes);
+        } catch (e) {
+          throw new CliError(`--classes: ${(e as Error).message.replace(/^classes: /, '')}`);
+        }
+      }
       const lr = o.lr ?? (o.optimizer === 'sgd' ? 0.05 : 0.002);
-      const opts: TrainOptions = { ...o, lr, progress: o.progress && !!process.stdout.isTTY };
+      const opts: TrainOptions = { ...o, lr, momentum: o.momentum ?? (o.optimizer === 'sgd' ? 0.9 : 0), classes, progress: o.progress && !!process.stdout.isTTY };
+      if (classes === undefined) delete opts.classes;
       train(opts);
-      console.log(`wrote ${path.join(o.out, 'model.safetensors')}, metrics.json and curves.svg`);
+      console.log(`wrote model.safetensors, state.safetensors, metrics.json, metrics.jsonl, curves.svg and curves.png to ${o.out}`);
     });
 
   program

@@ -120,13 +120,46 @@ describe('train', () => {
     ({ dir, r: run } = trainRun([...QUICK, '--epochs', '2']));
   }, HOOK_TIMEOUT);
 
-  it('writes model.safetensors, state.safetensors, metrics.json and curves.svg', () => {
-    for (const f of ['model.safetensors', 'state.safetensors', 'metrics.json', 'curves.svg']) {
+  const FILES = ['curves.png', 'curves.svg', 'metrics.json', 'metrics.jsonl', 'model.safetensors', 'state.safetensors'];
+  it('writes model.safetensors, state.safetensors, metrics.json, metrics.jsonl, curves.svg and curves.png', () => {
+    for (const f of FILES) {
       expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
       expect(fs.statSync(path.join(dir, f)).size, f).toBeGreaterThan(0);
     }
     // no temp files left behind by the atomic writes
-    expect(fs.readdirSync(dir).sort()).toEqual(['curves.svg', 'metrics.json', 'model.safetensors', 'state.safetensors']);
+    expect(fs.readdirSync(dir).sort()).toEqual(FILES);
+  });
+
+  it('metrics.jsonl has one line per step whose losses average to the epoch loss', () => {
+    const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; batch: number; step: number; batches: number; loss: number; lr: number; samples: number });
+    const batches = Math.ceil(2000 / 64);
+    expect(lines).toHaveLength(2 * batches);
+    lines.forEach((l, i) => {
+      expect(l.step).toBe(i + 1);
+      expect(l.epoch).toBe(Math.floor(i / batches) + 1);
+      expect(l.batch).toBe((i % batches) + 1);
+      expect(l.batches).toBe(batches);
+      expect(Number.isFinite(l.loss) && Number.isFinite(l.lr)).toBe(true);
+    });
+    const m = readMetrics(dir);
+    for (const e of [1, 2]) {
+      const ls = lines.filter((l) => l.epoch === e);
+      const mean = ls.reduce((a, l) => a + l.loss * l.samples, 0) / ls.reduce((a, l) => a + l.samples, 0);
+      expect(mean).toBeCloseTo(m.epochs[e - 1].loss, 6);
+    }
+    // the cosine schedule falls from 0.002 towards 0 over the run
+    expect(lines[0].lr).toBe(0.002);
+    expect(lines[lines.length - 1].lr).toBeLessThan(1e-5);
+  });
+
+  it('curves.png is a PNG of the same size ratio as the SVG, not blank', () => {
+    const png = readPng(path.join(dir, 'curves.png'));
+    const svg = fs.readFileSync(path.join(dir, 'curves.svg'), 'utf8');
+    const [, w, h] = /viewBox="0 0 (\d+) (\d+)"/.exec(svg)!.map(Number);
+    expect(png.width / png.height).toBeCloseTo(w / h, 2);
+    const colours = new Set<number>();
+    for (let i = 0; i < png.width * png.height; i += 7) colours.add((png.data[4 * i] << 16) | (png.data[4 * i + 1] << 8) | png.data[4 * i + 2]);
+    expect(colours.size).toBeGreaterThan(10);
   });
 
   it('model.safetensors is a LeNet state dict that loads into models.LeNet()', () => {
@@ -186,9 +219,11 @@ describe('train', () => {
     expect(texts).toContain('epoch');
     expect(texts.some((t) => /accuracy/i.test(t))).toBe(true);
     expect(texts.some((t) => /loss/i.test(t))).toBe(true);
-    // two curves, one point per epoch each
-    expect((svg.match(/<polyline\b/g) ?? []).length).toBe(2);
-    expect((svg.match(/<circle\b/g) ?? []).length).toBe(4);
+    // loss: the per-step curve, and train and test loss per epoch (a point each); accuracy: a point per epoch; lr per step
+    expect((svg.match(/<circle class="loss"/g) ?? []).length).toBe(4);
+    expect((svg.match(/<circle class="accuracy"/g) ?? []).length).toBe(2);
+    expect((svg.match(/<polyline class="lr"/g) ?? []).length).toBe(1);
+    expect((svg.match(/<polyline class="loss"/g) ?? []).length).toBe(3);
   });
 
   it('prints one line per epoch (train loss, test acc, time) and no progress bar when stdout is not a TTY', () => {
@@ -214,6 +249,102 @@ describe('train', () => {
 // ---------------------------------------------------------------------------
 // determinism and --resume
 // ---------------------------------------------------------------------------
+
+describe('curves after a 1-epoch run', () => {
+  it('the x axis spans epoch 0..1 and the accuracy axis stays within 0..100% around the one point', () => {
+    const { dir } = trainRun([...QUICK, '--epochs', '1']);
+    const svg = fs.readFileSync(path.join(dir, 'curves.svg'), 'utf8');
+    checkWellFormedXml(svg);
+    const ticks = (cls: string) => [...svg.matchAll(new RegExp(`<text class="${cls}"[^>]*>([^<]*)</text>`, 'g'))].map((m) => Number(m[1]));
+    for (const panel of ['loss', 'accuracy', 'lr']) {
+      const xs = ticks(`xtick ${panel}`);
+      expect(xs[0], panel).toBe(0);
+      expect(Math.max(...xs), panel).toBe(1);
+    }
+    const acc = 100 * readMetrics(dir).epochs[0].accuracy;
+    const ys = ticks('ytick accuracy');
+    expect(ys.length).toBeGreaterThanOrEqual(2);
+    expect(Math.min(...ys)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...ys)).toBeLessThanOrEqual(100);
+    expect(Math.min(...ys)).toBeLessThanOrEqual(acc);
+    expect(Math.max(...ys)).toBeGreaterThanOrEqual(acc);
+    expect(Math.max(...ys) - Math.min(...ys), 'a readable span around the one point').toBeLessThan(5);
+    // the loss panel draws the whole epoch step by step
+    const poly = /<polyline class="loss" points="([^"]*)"/.exec(svg)!;
+    expect(poly[1].split(' ').length).toBe(Math.ceil(2000 / 64));
+  });
+});
+
+describe('--resume refuses what it cannot continue exactly', () => {
+  /** A 2-epoch run stopped after epoch 1, copied into a fresh directory per test. */
+  let base: string;
+  beforeAll(() => {
+    base = trainRun([...QUICK, '--epochs', '2', '--stop-after', '1']).dir;
+  }, HOOK_TIMEOUT);
+  const copy = () => {
+    const d = fresh('resume');
+    for (const f of fs.readdirSync(base)) fs.copyFileSync(path.join(base, f), path.join(d, f));
+    return d;
+  };
+  /** Rewrites state.safetensors with its training metadata changed by `edit`. */
+  function editState(dir: string, edit: (meta: Record<string, unknown>) => void): void {
+    const file = path.join(dir, 'state.safetensors');
+    const { tensors, metadata } = loadWithMetadata(file);
+    const meta = JSON.parse(metadata.training);
+    edit(meta);
+    save(tensors, file, { training: JSON.stringify(meta) });
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  const resume = (dir: string, extra: string[] = []) => runCli(['train', ...QUICK, '--epochs', '2', '--resume', '--out', dir, ...extra]);
+
+  it('a model.safetensors from another epoch than state.safetensors (a crash between the two writes)', () => {
+    const dir = copy();
+    const other = trainRun([...QUICK, '--epochs', '2']).dir; // epoch 2's model
+    fs.copyFileSync(path.join(other, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+    const before = snapshotDir(dir);
+    const first = expectBlasnetError(resume(dir));
+    expect(first).toMatch(/epoch 2\).*epoch 1\) are not from the same save/);
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it.each([
+    ['epoch -1000000', (m: Record<string, unknown>) => (m.epoch = -1000000), /epoch is -1000000/],
+    ['epoch 1.5', (m: Record<string, unknown>) => (m.epoch = 1.5), /epoch is 1\.5/],
+    ['a history of the wrong length', (m: Record<string, unknown>) => (m.history = []), /history has 0 epochs but it is at epoch 1/],
+    ['a NaN learning rate in the history', (m: Record<string, unknown>) => ((m.history as Record<string, unknown>[])[0].lr = 'NaN'), /lr is "NaN"/],
+    ['a scheduler that took other steps', (m: Record<string, unknown>) => ((m.scheduler as Record<string, number>).lastEpoch = 5), /scheduler took 5 steps, but 1 epochs take 32/],
+    ['a negative optimizer step', (m: Record<string, unknown>) => (((m.scalars as Record<string, Record<string, number>>)['0']).step = -3), /step count of parameter 0 is -3/],
+    ['an unknown format version', (m: Record<string, unknown>) => (m.version = 99), /format version 99/],
+  ])('state metadata with %s', (_name, edit, re) => {
+    const dir = copy();
+    editState(dir, edit);
+    const r = resume(dir);
+    const first = expectBlasnetError(r);
+    expect(first).toMatch(re);
+    expect(r.stdout).not.toMatch(/^epoch /m);
+  });
+
+  it('different options than the run had (batch size, seed, lr) are refused, naming the option', () => {
+    for (const [args, re] of [[['--batch-size', '32'], /--batch-size 64, not 32/], [['--seed', '5'], /--seed 0, not 5/], [['--lr', '0.01'], /--lr 0\.002, not 0\.01/]] as const) {
+      const dir = copy();
+      const first = expectBlasnetError(resume(dir, [...args]));
+      expect(first).toMatch(re);
+    }
+  });
+
+  it('a missing model.safetensors is named', () => {
+    const dir = copy();
+    fs.rmSync(path.join(dir, 'model.safetensors'));
+    expect(expectBlasnetError(resume(dir))).toMatch(/model\.safetensors does not exist/);
+  });
+
+  it('the untouched copy still resumes and finishes', () => {
+    const dir = copy();
+    const r = expectOk(resume(dir));
+    expect(r.stdout).toMatch(/resuming .* after epoch 1/);
+    expect(readMetrics(dir).epochs).toHaveLength(2);
+  });
+});
 
 describe('determinism', () => {
   it('the same --seed with --threads 1 gives identical metrics and weights; another seed does not', () => {
@@ -715,6 +846,10 @@ describe('bad inputs', () => {
     ['--lr -1', ['--lr', '-1'], '--lr'],
     ['--epochs 0', ['--epochs', '0'], '--epochs'],
     ['--batch-size abc', ['--batch-size', 'abc'], '--batch-size'],
+    ['--epochs 1.5', ['--epochs', '1.5'], '--epochs'],
+    ['--threads 0', ['--threads', '0'], '--threads'],
+    ['--momentum 0.5 with the default adam', ['--momentum', '0.5'], '--momentum'],
+    ['--classes with a duplicate name', ['--classes', 'a,b,a'], '--classes'],
   ])('train %s', (_name, args, option) => {
     it('is rejected with exit 1 and a blasnet: message naming the option; no files written', () => {
       const r = runCli(['train', ...QUICK, ...args, '--out', goodDir]);
