@@ -52,3 +52,22 @@ export function requireOrSkip(ctx: { skip: (note?: string) => void }, req: Requi
   if (process.env.BLASNET_REQUIRE_ALL === '1') throw new Error(`BLASNET_REQUIRE_ALL=1 and this test ${skipNote(req)}`);
   ctx.skip(skipNote(req));
 }
+
+/** Fashion-MNIST's IDX files where Debian's dataset-fashion-mnist puts them. */
+export function fashionMnist(): Requirement {
+  const dir = '/usr/share/datasets/fashion-mnist';
+  const available = fs.existsSync(`${dir}/train-images-idx3-ubyte.gz`);
+  return { what: `Fashion-MNIST in ${dir}`, available, reason: available ? '' : `${dir} has no IDX files`, howTo: 'npm run setup -- --with-fashion-mnist (Debian/Ubuntu: apt-get install dataset-fashion-mnist)' };
+}
+
+/** optim.Adadelta in the compiled library (it comes with the tensors work; examples/mnist-net.ts uses it). */
+export function adadelta(): Requirement {
+  let available = false;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    available = typeof (require(`${__dirname}/../../dist`) as { optim: Record<string, unknown> }).optim.Adadelta === 'function';
+  } catch {
+    available = false;
+  }
+  return { what: 'optim.Adadelta', available, reason: available ? '' : 'this build of blasnet has no optim.Adadelta yet', howTo: 'git merge main once the optimizer work (optim.Adadelta) has landed, then npm run build:ts' };
+}
