@@ -861,12 +861,68 @@ describe('bad inputs', () => {
     });
   });
 
+  it('every command: a bad option, value, file or combination is one blasnet: line naming the cause', () => {
+    const ckpt = path.join(goodDir, 'model.safetensors');
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['train', '--epochs'], /'--epochs <n>' argument missing/],
+      [['train', '--out', path.join(goodDir, 'metrics.json'), ...QUICK], /--out .*metrics\.json is a file, not a directory/],
+      [['train', 'extra'], /too many arguments for 'train'/],
+      [['eval', '--checkpoint', tmpRoot], /--checkpoint .* is not a file/],
+      [['eval', '--checkpoint', ckpt, '--model', path.join(tmpRoot, 'none.js')], /--model .*none\.js: no such file/],
+      [['eval', '--checkpoint', ckpt, '--classes', 'nonsense'], /--classes: "nonsense" is neither a preset/],
+      [['predict', path.join(tmpRoot, 'none.png'), '--checkpoint', ckpt], /png: .*none\.png: no such file/],
+      [['predict', 'a.png', 'b.png'], /too many arguments for 'predict'/],
+      [['predict', '--index', '1', '--preprocess', 'fit', '--checkpoint', ckpt], /--preprocess applies to a PNG/],
+      [['predict', path.join(tmpRoot, 'x.png'), '--data', tmpRoot, '--checkpoint', ckpt], /--data is only used with --index/],
+      [['viz', '--out', path.join(goodDir, 'metrics.json'), '--checkpoint', ckpt], /is a file, not a directory/],
+      [['summary', '--input-shape', '1,x'], /--input-shape must be positive integers/],
+      [['summary', '--model', 'm.js', '--variant', 'classic'], /--variant applies to the built-in LeNet/],
+      [['info', 'extra'], /too many arguments for 'info'/],
+      [['eval', '--threads', '99999'], /--threads must be an integer in 1\.\.1024/],
+    ];
+    for (const [args, re] of cases) {
+      const r = runCli(args);
+      const first = expectBlasnetError(r);
+      expect(first, describeRun(r)).toMatch(re);
+      expect(r.stderr.trim().split('\n'), describeRun(r)).toHaveLength(1);
+    }
+    expectUntouched();
+  });
+
   it('an unknown command or option fails with exit 1', () => {
     for (const args of [['frobnicate'], ['train', '--no-such-option'], ['train', '--variant', 'resnet'], ['train', '--optimizer', 'rmsprop']]) {
       const r = runCli([...args, '--out', goodDir]);
       expectCleanFailure(r);
     }
     expectUntouched();
+  });
+});
+
+describe('--model: your own nn.Module', () => {
+  it('eval, predict and summary take a factory file and a checkpoint of its weights', () => {
+    const dir = fresh('model');
+    const file = path.join(dir, 'tiny.js');
+    fs.writeFileSync(file, `
+      const { nn } = require(${JSON.stringify(path.join(ROOT, 'dist'))});
+      class Tiny extends nn.Module {
+        constructor() { super(); this.conv = new nn.Conv2d(1, 4, 5, { stride: 2 }); this.fc = new nn.Linear(4 * 12 * 12, 10); }
+        forward(x) { return this.fc.forward(this.conv.forward(x).relu().flatten(1)); }
+      }
+      module.exports = () => new Tiny();
+    `);
+    const model = (createRequire(__filename)(file) as () => import('../../src').nn.Module)();
+    const ckpt = path.join(dir, 'tiny.safetensors');
+    save(model.stateDict(), ckpt);
+    const ev = JSON.parse(expectOk(runCli(['eval', '--model', file, '--checkpoint', ckpt, '--json', '--threads', '1'])).stdout) as { confusion: number[][] };
+    expect(ev.confusion.flat().reduce((a, b) => a + b, 0)).toBe(10000);
+    expect(expectOk(runCli(['predict', '--index', '0', '--model', file, '--checkpoint', ckpt])).stdout).toMatch(/^test image 0: predicted \d/);
+    expect(expectOk(runCli(['summary', '--model', file])).stdout).toMatch(/Conv2d/);
+    // the LeNet default on this checkpoint names the mismatch and the way out
+    expect(expectBlasnetError(runCli(['eval', '--checkpoint', ckpt]))).toMatch(/keys do not match.*--model <file\.js>/);
+    const bad = path.join(dir, 'bad.js');
+    fs.writeFileSync(bad, 'module.exports = { notAFactory: 1 };');
+    expect(expectBlasnetError(runCli(['eval', '--model', bad, '--checkpoint', ckpt]))).toMatch(/must export a function that returns an nn\.Module/);
   });
 });
 
