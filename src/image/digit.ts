@@ -24,6 +24,7 @@
  * @module
  */
 import { describe } from '../tensor';
+import { checkOptions } from '../ops/args';
 import type { RgbaImage } from './png';
 
 export type PrepareMode = 'mnist' | 'fit' | 'resize';
@@ -121,8 +122,7 @@ function checkInt(name: string, v: unknown, lo: number, hi: number): number {
 /** Turns a decoded image into a model input in MNIST's conventions (see the module comment). */
 export function prepareImage(img: RgbaImage, opts: PrepareOptions = {}): PreparedImage {
   if (!img || typeof img !== 'object' || !(img.data instanceof Uint8Array)) throw new TypeError(`prepareImage: expected an RGBA image { width, height, data }, got ${describe(img)}`);
-  const allowed = ['mode', 'size', 'box', 'invert'];
-  for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new TypeError(`prepareImage: unknown option '${k}' (expected one of ${allowed.join(', ')})`);
+  checkOptions('prepareImage', opts, ['mode', 'size', 'box', 'invert']);
   const mode = opts.mode ?? 'mnist';
   if (mode !== 'mnist' && mode !== 'fit' && mode !== 'resize') throw new RangeError(`prepareImage: mode must be 'mnist', 'fit' or 'resize', got ${describe(mode)}`);
   const size = checkInt('size', opts.size ?? 28, 1, 4096);

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { tensor, describe, type Tensor } from '../tensor';
+import { checkOptions } from '../ops/args';
 import { MNIST_MEAN, MNIST_STD } from '../data/mnist';
 import { decodePng, MAX_PNG_PIXELS, type DecodePngOptions } from './png';
 import { prepareImage, type PrepareOptions, type PreparedImage } from './digit';
@@ -47,6 +48,7 @@ export function readImageFile(path: string, maxBytes = MAX_IMAGE_FILE_BYTES): Bu
  * (see {@link prepareImage}); the result says whether it looked empty.
  */
 export function loadImage(source: string | Uint8Array, opts: LoadImageOptions = {}): PreparedImage {
+  checkOptions('loadImage', opts, ['maxPixels', 'mode', 'size', 'box', 'invert']);
   const { maxPixels, ...prep } = opts;
   const dec: DecodePngOptions = { maxPixels: maxPixels ?? MAX_PNG_PIXELS, source: typeof source === 'string' ? source : '<buffer>' };
   const buf = typeof source === 'string' ? readImageFile(source) : source;
@@ -55,6 +57,7 @@ export function loadImage(source: string | Uint8Array, opts: LoadImageOptions = 
 
 /** A prepared image as a `[1, 1, size, size]` tensor, normalised as `data.mnist()` does (MNIST's mean and std by default). */
 export function toInput(img: PreparedImage, norm: { mean?: number; std?: number } = {}): Tensor {
+  checkOptions('toInput', norm, ['mean', 'std']);
   const mean = norm.mean ?? MNIST_MEAN, std = norm.std ?? MNIST_STD;
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std <= 0) throw new RangeError(`toInput: expected a finite mean and std > 0, got ${mean}, ${std}`);
   const out = new Float32Array(img.pixels.length);

@@ -15,6 +15,7 @@
  * @module
  */
 import * as zlib from 'node:zlib';
+import { checkOptions } from '../ops/args';
 
 /** The largest image decoded by default: 4096 × 4096 pixels (64 MiB as RGBA). */
 export const MAX_PNG_PIXELS = 4096 * 4096;
@@ -180,6 +181,7 @@ function paeth(a: number, b: number, c: number): number {
  * 16-bit samples are rounded to 8 bits (v · 255 / 65535).
  */
 export function decodePng(buf: Uint8Array, opts: DecodePngOptions = {}): RgbaImage {
+  checkOptions('decodePng', opts, ['maxPixels', 'source']);
   const source = opts.source ?? '<buffer>';
   const maxPixels = opts.maxPixels ?? MAX_PNG_PIXELS;
   if (!(Number.isInteger(maxPixels) && maxPixels >= 1)) throw new RangeError(`decodePng: maxPixels must be a positive integer, got ${maxPixels}`);

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { writeFileAtomic } from '../io/atomic';
+import { checkOptions } from '../ops/args';
 import { curvesSvg, curvesPng, type StepPoint } from './curves';
 import type { Callback, EpochMetrics, StepMetrics, TrainContext } from './trainer';
 
@@ -43,7 +44,7 @@ export class ProgressLogger implements Callback {
   private seen = 0;
 
   constructor(o: ProgressLoggerOptions = {}) {
-    for (const k of Object.keys(o)) if (!['bar', 'log', 'stream'].includes(k)) throw new TypeError(`ProgressLogger: unknown option '${k}' (expected bar, log, stream)`);
+    checkOptions('ProgressLogger', o, ['bar', 'log', 'stream']);
     this.showBar = o.bar ?? !!process.stdout.isTTY;
     this.log = o.log ?? ((l) => console.log(l));
     this.stream = o.stream;

@@ -22,6 +22,7 @@ import * as nn from '../nn';
 import * as data from '../data';
 import { noGrad } from '../autograd';
 import { tidy, manualSeed, describe, type Tensor } from '../tensor';
+import { checkOptions } from '../ops/args';
 import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lr_scheduler';
 
@@ -133,9 +134,6 @@ export class NonFiniteLossError extends Error {}
 const OPTION_KEYS = ['model', 'optimizer', 'scheduler', 'schedulerStep', 'epochs', 'loss', 'seed', 'callbacks', 'afterBackward', 'isMain'];
 const FIT_KEYS = ['testData', 'startEpoch', 'history', 'stopAfter'];
 
-function checkKeys(op: string, o: object, allowed: string[]): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new TypeError(`${op}: unknown option '${k}' (expected one of ${allowed.join(', ')})`);
-}
 
 function positiveInt(op: string, name: string, v: unknown): number {
   if (!Number.isInteger(v) || (v as number) < 1) throw new RangeError(`${op}: ${name} must be a positive integer, got ${describe(v)}`);
@@ -145,6 +143,7 @@ function positiveInt(op: string, name: string, v: unknown): number {
 /** Accuracy, per-class accuracy, confusion matrix [truth][prediction] and mean loss of a classifier on a dataset. */
 export function evaluate(model: nn.Module, ds: data.TensorDataset, classes?: number, opts: { batchSize?: number } = {}): { accuracy: number; perClass: number[]; confusion: number[][]; loss: number } {
   if (!(ds instanceof data.TensorDataset)) throw new TypeError(`evaluate: expected a data.TensorDataset, got ${describe(ds)}`);
+  checkOptions('evaluate', opts, ['batchSize']);
   const batchSize = positiveInt('evaluate', 'batchSize', opts.batchSize ?? 1000);
   let confusion: number[][] | null = classes === undefined ? null : Array.from({ length: positiveInt('evaluate', 'classes', classes) }, () => new Array<number>(classes).fill(0));
   let lossSum = 0;
@@ -193,7 +192,7 @@ export class Trainer {
 
   constructor(o: TrainerOptions) {
     if (!o || typeof o !== 'object') throw new TypeError(`Trainer: expected options { model, optimizer, epochs, ... }, got ${describe(o)}`);
-    checkKeys('Trainer', o, OPTION_KEYS);
+    checkOptions('Trainer', o, OPTION_KEYS);
     if (!o.model || typeof o.model.forward !== 'function') throw new TypeError(`Trainer: model must be an nn.Module, got ${describe(o.model)}`);
     if (!o.optimizer || typeof o.optimizer.step !== 'function') throw new TypeError(`Trainer: optimizer must be an optim.Optimizer, got ${describe(o.optimizer)}`);
     if (o.schedulerStep !== undefined && o.schedulerStep !== 'batch' && o.schedulerStep !== 'epoch') throw new RangeError(`Trainer: schedulerStep must be 'batch' or 'epoch', got ${describe(o.schedulerStep)}`);
@@ -224,7 +223,7 @@ export class Trainer {
   /** Trains from `startEpoch` (0) to `epochs`; returns every epoch's metrics (the resumed ones too). */
   fit(loader: data.DataLoader, opts: FitOptions = {}): EpochMetrics[] {
     if (!(loader instanceof data.DataLoader)) throw new TypeError(`Trainer.fit: expected a data.DataLoader, got ${describe(loader)}`);
-    checkKeys('Trainer.fit', opts, FIT_KEYS);
+    checkOptions('Trainer.fit', opts, FIT_KEYS);
     const start = opts.startEpoch ?? 0;
     if (!Number.isInteger(start) || start < 0) throw new RangeError(`Trainer.fit: startEpoch must be a non-negative integer, got ${describe(start)}`);
     const history = (opts.history ?? []).slice();
