@@ -276,7 +276,7 @@ export function buildProgram(): Command {
           if (layer instanceof nn.Conv2d) {
             k++;
             const [, c, h, ww] = y.shape;
-            write(`features-conv${k}.png`, y.data(), c, h, ww, Math.max(2, Math.round(168 / Math.max(h, ww))));
+            write(`features-conv${k}.png`, y.data(), c, h, ww, k === 1 ? 6 : 12);
           }
         }
       });

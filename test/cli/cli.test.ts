@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, data, models, save, zeros, load } from '../../src';
@@ -21,6 +22,7 @@ import {
   tempDir,
   type RunResult,
 } from './helpers';
+import { SIG, chunk, ihdr } from '../image/pngwriter';
 
 const QUICK = ['--limit', '2000', '--threads', '1'];
 const HOOK_TIMEOUT = 180_000;
@@ -605,7 +607,8 @@ describe('with a trained model (2 epochs on 10,000 images)', () => {
   });
 
   describe('viz', () => {
-    it('writes filters-conv1.png, input.png, features-conv1.png and features-conv2.png', () => {
+    // a generous limit: four PNG grids, slow only when other processes share the CPUs
+    it('writes filters-conv1.png, input.png, features-conv1.png and features-conv2.png', { timeout: 180_000 }, () => {
       const out = path.join(fresh('viz'), 'viz');
       const r = expectOk(runCli(['viz', '--checkpoint', ckpt, '--out', out]));
       expect(r.stdout).toContain(`label ${digit.label}`);
@@ -863,7 +866,20 @@ describe('bad inputs', () => {
 
   it('every command: a bad option, value, file or combination is one blasnet: line naming the cause', () => {
     const ckpt = path.join(goodDir, 'model.safetensors');
+    // hostile PNGs: refused from their headers, before anything is decompressed
+    const pngDir = fresh('hostile');
+    const idat = chunk('IDAT', zlib.deflateSync(Buffer.alloc(16))), iend = chunk('IEND', new Uint8Array(0));
+    const huge = path.join(pngDir, 'huge.png'), twoHeaders = path.join(pngDir, 'two-ihdr.png'), cut = path.join(pngDir, 'cut.png');
+    fs.writeFileSync(huge, Buffer.concat([SIG, ihdr(30000, 30000, 8, 6), idat, iend]));
+    fs.writeFileSync(twoHeaders, Buffer.concat([SIG, ihdr(28, 28, 8, 6), ihdr(30000, 30000, 8, 6), idat, iend]));
+    const good = new PNG({ width: 28, height: 28 });
+    good.data.fill(128);
+    const goodBytes = PNG.sync.write(good);
+    fs.writeFileSync(cut, goodBytes.subarray(0, goodBytes.length - 20));
     const cases: [string[], RegExp][] = [
+      [['predict', huge, '--checkpoint', ckpt], /huge\.png: the image is 30000×30000 .*the limit is 16777216 pixels/],
+      [['predict', twoHeaders, '--checkpoint', ckpt], /two-ihdr\.png: a second IHDR chunk/],
+      [['predict', cut, '--checkpoint', ckpt], /cut\.png: truncated/],
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['train', '--epochs'], /'--epochs <n>' argument missing/],
       [['train', '--out', path.join(goodDir, 'metrics.json'), ...QUICK], /--out .*metrics\.json is a file, not a directory/],
@@ -911,9 +927,11 @@ describe('--model: your own nn.Module', () => {
       }
       module.exports = () => new Tiny();
     `);
-    const model = (createRequire(__filename)(file) as () => import('../../src').nn.Module)();
+    // the factory file loads the compiled library (dist/): save its weights with the same copy
+    const req = createRequire(__filename);
+    const model = (req(file) as () => import('../../src').nn.Module)();
     const ckpt = path.join(dir, 'tiny.safetensors');
-    save(model.stateDict(), ckpt);
+    (req(path.join(ROOT, 'dist')) as typeof import('../../src')).save(model.stateDict(), ckpt);
     const ev = JSON.parse(expectOk(runCli(['eval', '--model', file, '--checkpoint', ckpt, '--json', '--threads', '1'])).stdout) as { confusion: number[][] };
     expect(ev.confusion.flat().reduce((a, b) => a + b, 0)).toBe(10000);
     expect(expectOk(runCli(['predict', '--index', '0', '--model', file, '--checkpoint', ckpt])).stdout).toMatch(/^test image 0: predicted \d/);
