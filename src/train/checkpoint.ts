@@ -20,7 +20,7 @@ import { serialize, deserialize, type TensorDict } from '../io/checkpoint';
 import { writeFileAtomic } from '../io/atomic';
 import type { Module } from '../nn/module';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
-import type { LRScheduler } from '../optim/lr_scheduler';
+import type { LRScheduler, LRSchedulerStateDict } from '../optim/lr_scheduler';
 import type { Tensor } from '../tensor';
 import type { EpochMetrics } from './trainer';
 
@@ -209,7 +209,7 @@ export function loadCheckpoint(dir: string, o: LoadCheckpointOptions): ResumedSt
     } catch (err) {
       throw new CheckpointError(`${statePath}: the optimizer state does not fit: ${(err as Error).message}`);
     }
-    if (o.scheduler) o.scheduler.loadStateDict(sch as { lastEpoch: number });
+    if (o.scheduler) o.scheduler.loadStateDict(sch as unknown as LRSchedulerStateDict);
     return { epoch: e, history: history as EpochMetrics[], options: recorded as Record<string, unknown> };
   } finally {
     for (const t of Object.values(stateTensors)) t.dispose();
