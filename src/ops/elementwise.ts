@@ -178,24 +178,16 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
     });
   }
   const bb = b;
-  const out = binary('pow', Bin.Pow, a, bb, (g) => {
-    let ga: Tensor | null = null, gb: Tensor | null = null;
-    if (a.requiresGrad) {
-      const bm1 = Tensor._wrap(native.unary(Un.AddScalar, bb._h('pow'), -1), bb.shape);
-      const t = binaryRaw('pow', Bin.Pow, a, bm1);
-      const u = binaryRaw('pow', Bin.Mul, t, bb);
-      ga = sumTo(rawMul(g, u), a.shape);
-      bm1.dispose(); t.dispose(); u.dispose();
-    }
-    if (bb.requiresGrad) {
-      const la = Tensor._wrap(native.unary(Un.Log, a._h('pow')), a.shape);
-      const t = binaryRaw('pow', Bin.Mul, out, la);
-      gb = sumTo(rawMul(g, t), bb.shape);
-      la.dispose(); t.dispose();
-    }
-    return [ga, gb];
+  return binary('pow', Bin.Pow, a, bb, (g) => {
+    // PyTorch's formulas: d/da = b==0 ? 0 : b·a^(b-1);  d/db = a==0 && b>=0 ? 0 : a^b·log(a)
+    const side = (code: Bin.PowGradBase | Bin.PowGradExponent, to: readonly number[]): Tensor => {
+      const f = binaryRaw('pow', code, a, bb);
+      const r = rawMul(g, f);
+      f.dispose();
+      return sumTo(r, to);
+    };
+    return [a.requiresGrad ? side(Bin.PowGradBase, a.shape) : null, bb.requiresGrad ? side(Bin.PowGradExponent, bb.shape) : null];
   });
-  return out;
 }
 
 /** -x */
@@ -273,19 +265,16 @@ function minmax(name: string, code: Bin.Maximum | Bin.Minimum, a: Tensor, b: Ten
   if (typeof b === 'number') return code === Bin.Maximum ? clamp(a, b, undefined) : clamp(a, undefined, b);
   const bt = b;
   return binary(name, code, a, bt, (g) => {
-    // As PyTorch: the gradient goes to the selected side, split in half on ties.
-    const win = (x: Tensor, y: Tensor): Tensor => {
-      const sel = binaryRaw(name, code === Bin.Maximum ? Bin.Gt : Bin.Lt, x, y);
-      const tie = binaryRaw(name, Bin.Eq, x, y);
-      native.unaryInplace(Un.MulScalar, tie._h(name), 0.5);
-      const m = binaryRaw(name, Bin.Add, sel, tie);
-      sel.dispose();
-      tie.dispose();
+    // As PyTorch: the gradient goes to the selected side, split in half on ties;
+    // where either side is NaN (the result is NaN) both sides get all of it.
+    const grad = code === Bin.Maximum ? Bin.MaximumGrad : Bin.MinimumGrad;
+    const side = (x: Tensor, y: Tensor): Tensor => {
+      const m = binaryRaw(name, grad, x, y);
       const r = rawMul(g, m);
       m.dispose();
       return r;
     };
-    return [a.requiresGrad ? sumTo(win(a, bt), a.shape) : null, bt.requiresGrad ? sumTo(win(bt, a), bt.shape) : null];
+    return [a.requiresGrad ? sumTo(side(a, bt), a.shape) : null, bt.requiresGrad ? sumTo(side(bt, a), bt.shape) : null];
   });
 }
 /** Elementwise maximum (with a number: clamp from below). */

@@ -55,28 +55,38 @@ export function mean(x: Tensor, dim?: number, keepdim = false): Tensor {
   return reduceSum(x, dim, keepdim, true, 'mean');
 }
 
-/** Gradient of a max: g routed to the argmax position of each reduced slice. */
-function routeToIndex(g: Tensor, idx: Float32Array, shape: readonly number[], d: number | undefined): Tensor {
+/** Gradient of max(dim): g routed to the index of each reduced slice (the first max, or the first NaN). */
+function routeToIndex(g: Tensor, idx: Float32Array, shape: readonly number[], d: number): Tensor {
   const n = numelOf(shape);
   const gv = g.data();
   const out = new Float32Array(n);
-  if (d === undefined) {
-    out[idx[0]] = gv[0];
-  } else {
-    const [o, s, i] = split(shape, d);
-    for (let a = 0; a < o; a++) for (let c = 0; c < i; c++) out[(a * s + idx[a * i + c]) * i + c] = gv[a * i + c];
-  }
+  const [o, s, i] = split(shape, d);
+  for (let a = 0; a < o; a++) for (let c = 0; c < i; c++) out[(a * s + idx[a * i + c]) * i + c] = gv[a * i + c];
   return Tensor._wrap(native.fromArray(out), shape);
+}
+
+/**
+ * Gradient of a full max, as PyTorch's evenly_distribute_backward: g split
+ * evenly between every element equal to the max (every NaN, when it is NaN).
+ */
+function evenlyToMax(g: Tensor, x: Tensor, max: number): Tensor {
+  const xv = x.data();
+  const nan = Number.isNaN(max);
+  let count = 0;
+  for (let i = 0; i < xv.length; i++) if (nan ? Number.isNaN(xv[i]) : xv[i] === max) count++;
+  const share = Math.fround(g.data()[0] / count);
+  const out = new Float32Array(xv.length);
+  for (let i = 0; i < xv.length; i++) if (nan ? Number.isNaN(xv[i]) : xv[i] === max) out[i] = share;
+  return Tensor._wrap(native.fromArray(out), x.shape);
 }
 
 export function maxAll(x: Tensor): Tensor {
   x._check('max');
   if (x.numel === 0) throw new Error('max: cannot reduce an empty tensor');
-  const [v, a] = native.reduceMax(x._h('max'), 1, x.numel, 1, true);
-  const arg = Tensor._wrap(a!, []);
-  const idx = arg.data();
-  arg.dispose();
-  return fromOp(v, [], 'MaxBackward', [x], (g) => [routeToIndex(g, idx, x.shape, undefined)]);
+  const [v, a] = native.reduceMax(x._h('max'), 1, x.numel, 1, false);
+  if (a) native.free(a);
+  const max = native.readAt(v, 0);
+  return fromOp(v, [], 'MaxBackward', [x], (g) => [evenlyToMax(g, x, max)]);
 }
 
 export function maxDim(x: Tensor, dim: number, keepdim = false): { values: Tensor; indices: Tensor } {
