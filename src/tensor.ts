@@ -54,7 +54,13 @@ function track(t: Tensor): void {
  */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
+  t._kept = true;
   return t;
+}
+
+/** @internal Removes a tensor from every tidy scope without marking it kept (a graph node owns it). */
+export function untrack(t: Tensor): void {
+  for (const s of scopes) s.delete(t);
 }
 
 function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
@@ -90,16 +96,27 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Tensor>();
   collectTensors(result, kept);
+  const returned = new Set(kept);
   // A returned tensor's graph must survive too, so backward can run after tidy.
+  // The tensors made here that only the graph needs are handed to it: each is
+  // disposed when the last node using it is released (by backward, or by
+  // disposing the tensor that node produced), so nothing waits for the GC.
   const stack = [...kept];
+  const seen = new Set<GradNode>();
   while (stack.length) {
     const node = stack.pop()!._node;
-    if (!node || node.released) continue;
-    for (const t of node.inputs)
+    if (!node || node.released || seen.has(node)) continue;
+    seen.add(node);
+    for (const t of node.inputs) {
+      if (scope.has(t) && !returned.has(t) && !node.owned.includes(t)) {
+        node.owned.push(t);
+        t._graphRefs++;
+      }
       if (!kept.has(t)) {
         kept.add(t);
         stack.push(t);
       }
+    }
   }
   for (const t of scope) if (!kept.has(t)) t.dispose();
   for (const t of kept) if (scope.has(t)) track(t);
@@ -183,6 +200,12 @@ export class Tensor {
   grad: Tensor | null = null;
   /** @internal */ _storage: Storage;
   /** @internal */ _node: GradNode | null = null;
+  /** @internal Marked by keep(): the user holds it beyond scopes (a DataLoader leaves such a batch alone). */
+  _kept = false;
+  /** @internal How many graph nodes own this tensor (handed over by tidy); disposed when it drops to 0. */
+  _graphRefs = 0;
+  /** @internal Why it was disposed, when not by the user (named in the "was disposed" error). */
+  _disposedBy: string | null = null;
   private _requiresGrad = false;
   private _disposed = false;
 
@@ -242,16 +265,24 @@ export class Tensor {
 
   /** @internal The native handle; throws a clear Error if disposed. */
   _h(op: string): Handle {
-    if (this._disposed) throw new Error(`${op}: the tensor (shape [${this.shape.join(',')}]) was disposed`);
+    if (this._disposed) this._throwDisposed(op);
     return this._storage.handle;
   }
 
   /** @internal */
   _check(op: string): void {
-    if (this._disposed) throw new Error(`${op}: the tensor (shape [${this.shape.join(',')}]) was disposed`);
+    if (this._disposed) this._throwDisposed(op);
   }
 
-  /** Frees the native memory now (shared storage is freed with its last user). Idempotent. */
+  private _throwDisposed(op: string): never {
+    throw new Error(`${op}: the tensor (shape [${this.shape.join(',')}]) was disposed${this._disposedBy ? ` (${this._disposedBy})` : ''}`);
+  }
+
+  /**
+   * Frees the native memory now (shared storage is freed with its last user),
+   * and the graph node that produced this tensor with its saved tensors and
+   * native scratch (backward can no longer pass through it). Idempotent.
+   */
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
@@ -261,6 +292,15 @@ export class Tensor {
       this.grad = null;
     }
     for (const s of scopes) s.delete(this);
+    const node = this._node;
+    if (node) node.release('dispose');
+  }
+
+  /** @internal Disposes, naming who did it in later "was disposed" errors. */
+  _disposeAs(reason: string): void {
+    if (this._disposed) return;
+    this._disposedBy = reason;
+    this.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -342,8 +382,8 @@ export class Tensor {
   }
 
   /** @internal Records the op that produced this tensor. */
-  _setNode(name: string, inputs: Tensor[], backward: (g: Tensor) => (Tensor | null)[], onRelease?: () => void): void {
-    this._node = new GradNode(name, inputs, backward, onRelease);
+  _setNode(name: string, inputs: Tensor[], backward: (g: Tensor) => (Tensor | null)[], onRelease?: () => void, saved: Tensor[] = []): void {
+    this._node = new GradNode(name, inputs, backward, onRelease, saved);
     this._requiresGrad = true;
   }
 
@@ -563,6 +603,12 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * @internal Wraps a native result. When grad mode is on and an input requires
  * grad, records a node whose `backward` maps the output gradient to one
  * gradient per input (null where none is needed).
+ *
+ * `onRelease` frees native scratch kept for backward; `saved` are tensors the
+ * backward closure uses besides `inputs` (a detached target, a dropout mask).
+ * The node owns both: they leave every tidy scope, survive with the graph and
+ * are freed when the node is released (after backward, or when the output is
+ * disposed). When nothing is recorded they are freed at once.
  */
 export function fromOp(
   handle: Handle,
@@ -571,10 +617,16 @@ export function fromOp(
   inputs: Tensor[],
   backward: (g: Tensor) => (Tensor | null)[],
   onRelease?: () => void,
+  saved: Tensor[] = [],
 ): Tensor {
   const t = Tensor._wrap(handle, shape);
-  if (isGradEnabled() && inputs.some((x) => x.requiresGrad)) t._setNode(name, inputs, backward, onRelease);
-  else onRelease?.();
+  if (isGradEnabled() && inputs.some((x) => x.requiresGrad)) {
+    for (const s of saved) untrack(s);
+    t._setNode(name, inputs, backward, onRelease, saved);
+  } else {
+    onRelease?.();
+    for (const s of saved) s.dispose();
+  }
   return t;
 }
 

@@ -41,7 +41,7 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${describe(p)}`);
   if (!training || p === 0) return x;
   if (p === 1) return mul(x, 0);
-  // mask: 1/(1−p) where u > p, else 0; kept for backward, freed with the node
+  // mask: 1/(1−p) where u > p, else 0; saved by the node (survives tidy with the graph, freed with it)
   const mask = rand(x.shape as number[]);
   native.unaryInplace(Un.GtScalar, mask._h('dropout'), p);
   native.unaryInplace(Un.MulScalar, mask._h('dropout'), 1 / (1 - p));
@@ -51,7 +51,8 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
     'DropoutBackward',
     [x],
     (g) => [binaryRaw('dropout', Bin.Mul, g, mask)],
-    () => mask.dispose(),
+    undefined,
+    [mask],
   );
   return y;
 }
