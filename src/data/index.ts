@@ -1,4 +1,4 @@
 /** Datasets and loading (`import { data } from 'blasnet'`). */
-export { TensorDataset, DataLoader, normalize, mulberry32, type Batch, type DataLoaderOptions } from './dataset';
+export { TensorDataset, DataLoader, normalize, mulberry32, type Batch, type DataLoaderOptions, type Dataset, type Sample, type SampleValue } from './dataset';
 export { mnist, bundledMnistDir, DatasetMissingError, MNIST_MEAN, MNIST_STD, type MnistOptions, type Split } from './mnist';
 export { readIdx, parseIdx, decodeIdx, writeIdx, serializeIdx, type IdxArray, type IdxDtype } from './idx';
