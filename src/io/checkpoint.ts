@@ -5,14 +5,17 @@
  * half-written checkpoint in place.
  */
 import { Tensor, tensor, describe } from '../tensor';
-import { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, toFloat32, type NamedArray } from './safetensors';
+import { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, toFloat32, nullDict, type NamedArray } from './safetensors';
 
-/** Tensors by name, as `Module.stateDict()` returns. */
+/**
+ * Tensors by name, as `Module.stateDict()` returns. Dicts that blasnet returns
+ * have no prototype, so any name (`__proto__`, `constructor`) is an ordinary key.
+ */
 export type TensorDict = Record<string, Tensor>;
 
 function toNamed(op: string, tensors: TensorDict): Record<string, NamedArray> {
   if (tensors === null || typeof tensors !== 'object') throw new TypeError(`${op}: expected an object of tensors, got ${describe(tensors)}`);
-  const out: Record<string, NamedArray> = {};
+  const out = nullDict<NamedArray>();
   for (const [k, t] of Object.entries(tensors)) {
     if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${k} must be a Tensor, got ${describe(t)}`);
     out[k] = { dtype: 'F32', shape: t.shape.slice(), data: t.data() };
@@ -39,7 +42,7 @@ export function serialize(tensors: TensorDict, metadata?: Record<string, string>
 }
 
 function fromNamed(f: { tensors: Record<string, NamedArray>; metadata: Record<string, string> }): { tensors: TensorDict; metadata: Record<string, string> } {
-  const tensors: TensorDict = {};
+  const tensors = nullDict<Tensor>();
   try {
     for (const [k, a] of Object.entries(f.tensors)) tensors[k] = tensor(toFloat32(a), a.shape.slice());
   } catch (e) {

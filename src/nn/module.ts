@@ -117,9 +117,12 @@ export abstract class Module {
     }
   }
 
-  /** Parameters and buffers by key, in registration order. The tensors are the module's own (shared storage, detached). */
+  /**
+   * Parameters and buffers by key, in registration order. The tensors are the module's own (shared storage, detached).
+   * The dict has no prototype: every key is an own entry and nothing is inherited.
+   */
   stateDict(): StateDict {
-    const sd: StateDict = {};
+    const sd = Object.create(null) as StateDict;
     for (const [name, m] of this.namedModules()) {
       const pre = name ? `${name}.` : '';
       for (const [k, p] of m.ownParameters()) sd[pre + k] = p;
@@ -138,22 +141,24 @@ export abstract class Module {
     if (sd === null || typeof sd !== 'object') throw new TypeError(`loadStateDict: expected an object of tensors, got ${describe(sd)}`);
     const strict = opts.strict ?? true;
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in sd));
-    const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
+    // own keys only: a checkpoint key such as 'constructor' or '__proto__' is unexpected, never "found" on a prototype
+    const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+    const missingKeys = Object.keys(own).filter((k) => !has(sd, k));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !has(own, k));
     if (strict && (missingKeys.length || unexpectedKeys.length))
       throw new Error(
         `loadStateDict: keys do not match${missingKeys.length ? `; missing: ${missingKeys.join(', ')}` : ''}${unexpectedKeys.length ? `; unexpected: ${unexpectedKeys.join(', ')}` : ''}`,
       );
     // Check everything first so a bad dict changes nothing.
     for (const [k, t] of Object.entries(own)) {
-      if (!(k in sd)) continue;
+      if (!has(sd, k)) continue;
       const src = sd[k];
       if (!(src instanceof Tensor)) throw new TypeError(`loadStateDict: ${k} must be a Tensor, got ${describe(src)}`);
       src._check('loadStateDict');
       if (!sameShape(src.shape, t.shape))
         throw new Error(`loadStateDict: size mismatch for ${k}: the checkpoint has shape [${src.shape.join(',')}], the model has [${t.shape.join(',')}]`);
     }
-    for (const [k, t] of Object.entries(own)) if (k in sd) t.copy_(sd[k]);
+    for (const [k, t] of Object.entries(own)) if (has(sd, k)) t.copy_(sd[k]);
     return { missingKeys, unexpectedKeys };
   }
 
