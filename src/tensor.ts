@@ -15,7 +15,7 @@ import { native, type Handle } from './native';
 import * as ew from './ops/elementwise';
 import * as red from './ops/reduce';
 import * as shp from './ops/shape';
-import { formatTensor } from './format';
+import { formatTensor, printedIndices } from './format';
 
 /** Anything `tensor()` accepts: a number, nested arrays of numbers, or a typed array. */
 export type TensorLike = number | NestedArray | ArrayLike<number>;
@@ -337,10 +337,24 @@ export class Tensor {
     return native.readAt(h, 0);
   }
 
-  /** Prints like PyTorch: `tensor([[1., 2.], [3., 4.]])`. */
+  /**
+   * Prints like PyTorch: `tensor([[1., 2.], [3., 4.]])`. Past 1000 elements,
+   * only the first and last 3 items of each dim are shown (and read).
+   */
   toString(): string {
     if (this._disposed) return `tensor(<disposed>, shape=[${this.shape.join(', ')}])`;
-    return formatTensor(this.data(), this.shape, this._node ? this._node.name : null, this._requiresGrad && this.isLeaf);
+    let shown: Float32Array;
+    if (this.numel === 0) shown = new Float32Array(0);
+    else {
+      const idx = printedIndices(this.shape);
+      if (idx.length === this.numel) shown = native.toArray(this._storage.handle);
+      else {
+        const h = native.indexRows(this._storage.handle, 1, idx);
+        shown = native.toArray(h);
+        native.free(h);
+      }
+    }
+    return formatTensor(shown, this.shape, this._node ? this._node.name : null, this._requiresGrad && this.isLeaf);
   }
 
   /** @internal Node's util.inspect */
