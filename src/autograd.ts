@@ -85,13 +85,18 @@ export function isGradEnabled(): boolean {
  * Use it for inference and for manual parameter updates.
  */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`noGrad: fn must be a function, got ${fn === null ? 'null' : typeof fn}`);
   const prev = gradEnabled;
   gradEnabled = false;
+  let result: T;
   try {
-    return fn();
+    result = fn();
   } finally {
     gradEnabled = prev;
   }
+  // after its first await, an async fn would record the graph again: refuse rather than half-apply
+  if (result instanceof Promise) throw new TypeError('noGrad: the function must be synchronous (it returned a Promise)');
+  return result;
 }
 
 /** @internal Sets grad mode, returning the previous one (for Module helpers). */

@@ -16,6 +16,7 @@ import * as ew from './ops/elementwise';
 import * as red from './ops/reduce';
 import * as shp from './ops/shape';
 import { formatTensor, printedIndices } from './format';
+import { boolArg, checkOptions, fnArg, numberArg } from './ops/args';
 
 /** Anything `tensor()` accepts: a number, nested arrays of numbers, or a typed array. */
 export type TensorLike = number | NestedArray | ArrayLike<number>;
@@ -53,6 +54,7 @@ function track(t: Tensor): void {
  * `dispose()` or the GC). Returns the tensor.
  */
 export function keep<T extends Tensor>(t: T): T {
+  assertTensor('keep', t, 'tensor');
   for (const s of scopes) s.delete(t);
   t._kept = true;
   return t;
@@ -79,6 +81,7 @@ function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
  * `fn` must be synchronous.
  */
 export function tidy<T>(fn: () => T): T {
+  fnArg('tidy', 'fn', fn);
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -211,6 +214,8 @@ export class Tensor {
 
   /** @internal Use the factory functions instead. Takes ownership of `storage`. */
   constructor(storage: Storage, shape: readonly number[]) {
+    if (!(storage instanceof Storage) || !Array.isArray(shape))
+      throw new TypeError('Tensor: the constructor is internal; create tensors with tensor(), zeros(), ones(), rand(), …');
     this._storage = storage;
     this.shape = Object.freeze(shape.slice());
     this.numel = numelOf(shape);
@@ -256,6 +261,7 @@ export class Tensor {
    */
   requiresGrad_(requiresGrad = true): this {
     this._check('requiresGrad_');
+    boolArg('requiresGrad_', 'requiresGrad', requiresGrad, true);
     if (!this.isLeaf && !requiresGrad)
       throw new Error('requiresGrad_: cannot turn off requiresGrad on a non-leaf tensor; use detach()');
     this._requiresGrad = !!requiresGrad;
@@ -371,6 +377,8 @@ export class Tensor {
    */
   backward(gradient?: Tensor, options: BackwardOptions = {}): void {
     this._check('backward');
+    checkOptions('backward', options, ['retainGraph']);
+    boolArg('backward', 'retainGraph', options?.retainGraph, false);
     if (!this._requiresGrad)
       throw new Error('backward: this tensor does not require grad and has no grad_fn (did you forget requiresGrad_() or call it inside noGrad()?)');
     let seed: Tensor;
@@ -386,7 +394,7 @@ export class Tensor {
       seed = Tensor._wrap(native.clone(gradient._h('backward')), this.shape);
     }
     keep(seed);
-    runBackward(this, seed, options);
+    runBackward(this, seed, options ?? {});
   }
 
   /** A tensor sharing this one's storage, cut from the graph (no grad). */
@@ -448,7 +456,9 @@ export class Tensor {
 
   /** Copies `src` (same number of elements) into this tensor in place (no autograd). Returns this. */
   copy_(src: Tensor): this {
+    this._check('copy_');
     assertTensor('copy_', src, 'src');
+    src._check('copy_');
     if (src.numel !== this.numel)
       throw new Error(`copy_: source has ${src.numel} elements (shape [${src.shape.join(',')}]) but destination has ${this.numel} (shape [${this.shape.join(',')}])`);
     native.copyInto(this._h('copy_'), src._h('copy_'));
@@ -488,6 +498,7 @@ export class Tensor {
   }
   /** The transpose of a 2-D tensor. */
   get T(): Tensor {
+    this._check('T');
     if (this.ndim !== 2) throw new Error(`T: expected a 2-d tensor, got shape [${this.shape.join(',')}]`);
     return shp.transpose(this, 0, 1);
   }
@@ -574,21 +585,22 @@ export class Tensor {
 
   /** Sum of all elements, or along `dim`. */
   sum(dim?: number | null, keepdim = false): Tensor {
-    return red.sum(this, dim ?? undefined, keepdim);
+    return red.sum(this, dim ?? undefined, boolArg('sum', 'keepdim', keepdim, false));
   }
   /** Mean of all elements, or along `dim`. */
   mean(dim?: number | null, keepdim = false): Tensor {
-    return red.mean(this, dim ?? undefined, keepdim);
+    return red.mean(this, dim ?? undefined, boolArg('mean', 'keepdim', keepdim, false));
   }
   /** Max of all elements; with `dim`, `{ values, indices }` along it. */
   max(): Tensor;
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    boolArg('max', 'keepdim', keepdim, false);
     return dim === undefined ? red.maxAll(this) : red.maxDim(this, dim, keepdim);
   }
   /** Index of the max (of the flattened tensor, or along `dim`), as float values. */
   argmax(dim?: number | null, keepdim = false): Tensor {
-    return red.argmax(this, dim ?? undefined, keepdim);
+    return red.argmax(this, dim ?? undefined, boolArg('argmax', 'keepdim', keepdim, false));
   }
   /** Softmax along `dim` (numerically stable). */
   softmax(dim: number): Tensor {
@@ -754,10 +766,12 @@ export function empty(shape: number[]): Tensor {
 
 /** Zeros with the shape of `t`. */
 export function zerosLike(t: Tensor): Tensor {
+  assertTensor('zerosLike', t, 'input')._check('zerosLike');
   return zeros(t.shape as number[]);
 }
 /** Ones with the shape of `t`. */
 export function onesLike(t: Tensor): Tensor {
+  assertTensor('onesLike', t, 'input')._check('onesLike');
   return ones(t.shape as number[]);
 }
 
@@ -811,6 +825,8 @@ export function randomKey(): [number, number] {
 /** Uniform samples in [0, 1) (or [low, high)). */
 export function rand(shape: number[] | number, low = 0, high = 1): Tensor {
   const s = checkShape('rand', typeof shape === 'number' ? [shape] : shape);
+  numberArg('rand', 'low', low);
+  numberArg('rand', 'high', high);
   if (!Number.isFinite(low) || !Number.isFinite(high) || !(high >= low))
     throw new RangeError(`rand: expected finite low <= high, got ${low}, ${high}`);
   const [hi, lo] = nextKey();
@@ -820,6 +836,8 @@ export function rand(shape: number[] | number, low = 0, high = 1): Tensor {
 /** Normal samples with mean 0 and std 1 (or `mean`, `std`). */
 export function randn(shape: number[] | number, mean = 0, std = 1): Tensor {
   const s = checkShape('randn', typeof shape === 'number' ? [shape] : shape);
+  numberArg('randn', 'mean', mean);
+  numberArg('randn', 'std', std);
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0)
     throw new RangeError(`randn: expected finite mean and std >= 0, got ${mean}, ${std}`);
   const [hi, lo] = nextKey();

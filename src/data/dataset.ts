@@ -88,6 +88,7 @@ export interface DataLoaderOptions {
 
 /** mulberry32: a small, fast, seedable 32-bit generator for shuffles. */
 export function mulberry32(seed: number): () => number {
+  if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new TypeError(`mulberry32: seed must be an integer, got ${describe(seed)}`);
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -268,6 +269,7 @@ export class DataLoader implements Iterable<Batch> {
 
 /** A transform that maps x to (x − mean) / std. */
 export function normalize(mean: number, std: number): (x: Tensor) => Tensor {
-  if (!Number.isFinite(mean) || !Number.isFinite(std) || std <= 0) throw new RangeError(`normalize: expected finite mean and std > 0, got ${mean}, ${std}`);
+  if (typeof mean !== 'number' || !Number.isFinite(mean)) throw new TypeError(`normalize: mean must be a finite number, got ${describe(mean)}`);
+  if (typeof std !== 'number' || !Number.isFinite(std) || std <= 0) throw new RangeError(`normalize: std must be a finite number > 0, got ${describe(std)}`);
   return (x) => x.sub(mean).div(std);
 }

@@ -22,7 +22,8 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
-import { writeFileAtomic } from '../io/atomic';
+import { writeFileAtomic, writeFailure } from '../io/atomic';
+import { checkOptions } from '../ops/args';
 import { openRegularFile, readExactly, closeFile } from '../io/files';
 
 /** Element types representable in an IDX file. */
@@ -400,6 +401,7 @@ export function readIdx(path: string): IdxArray {
  * @throws `Error` starting with `idx: <source>: ` if `arr` is inconsistent.
  */
 export function serializeIdx(arr: IdxArray, source = '<buffer>'): Uint8Array {
+  if (arr === null || typeof arr !== 'object') throw idxError(source, `expected {dtype, dims, data}, got ${arr === null ? 'null' : typeof arr}`);
   const dtype = arr.dtype;
   // Own-property check so that e.g. 'toString' is not mistaken for a dtype.
   if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
@@ -454,7 +456,14 @@ export function serializeIdx(arr: IdxArray, source = '<buffer>'): Uint8Array {
  * @throws `Error` starting with `idx: <path>: ` if `arr` is inconsistent, or
  *   the underlying `fs` error if writing fails.
  */
-export function writeIdx(path: string, arr: IdxArray, { gzip = false }: WriteIdxOptions = {}): void {
+export function writeIdx(path: string, arr: IdxArray, options: WriteIdxOptions = {}): void {
+  if (typeof path !== 'string' || path === '') throw idxError(String(path), `the path must be a non-empty string, got ${typeof path === 'string' ? '""' : typeof path}`);
+  const { gzip = false } = checkOptions(`idx: ${path}: writeIdx`, options, ['gzip']);
+  if (typeof gzip !== 'boolean') throw idxError(path, `writeIdx: gzip must be a boolean, got ${typeof gzip}`);
   const raw = serializeIdx(arr, path);
-  writeFileAtomic(path, gzip ? zlib.gzipSync(raw) : raw);
+  try {
+    writeFileAtomic(path, gzip ? zlib.gzipSync(raw) : raw);
+  } catch (err) {
+    throw idxError(path, `cannot write: ${writeFailure(err, path)}`, err);
+  }
 }

@@ -33,6 +33,33 @@ function tempPathFor(target: string): string {
   return path.join(dir, `.${base}.${HOST}.${process.pid}.${rand}.tmp`);
 }
 
+function showArg(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v === 'number' ? String(v) : typeof v;
+}
+
+/**
+ * Why a write of `target` failed, in words (the fs error names the temp file,
+ * which the user never asked for): a missing directory, no permission, a full
+ * disk, or the fs message.
+ */
+export function writeFailure(err: unknown, target: string): string {
+  const e = err as NodeJS.ErrnoException;
+  const dir = path.dirname(target);
+  switch (e?.code) {
+    case 'ENOENT': return `the directory ${dir} does not exist`;
+    case 'ENOTDIR': return `${dir} is not a directory`;
+    case 'EACCES': case 'EPERM': return `permission denied writing in ${dir} (${e.code})`;
+    case 'ENOSPC': return 'no space left on the device (ENOSPC)';
+    case 'EDQUOT': return 'the disk quota is exceeded (EDQUOT)';
+    case 'EROFS': return `${dir} is on a read-only file system (EROFS)`;
+    case 'EISDIR': return `${target} is a directory`;
+    default: return e instanceof Error ? e.message : String(err);
+  }
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -126,6 +153,9 @@ function fsyncDirBestEffort(dir: string): void {
  * @throws The underlying `fs` error if any step fails.
  */
 export function writeFileAtomic(target: string, data: Uint8Array | string): void {
+  if (typeof target !== 'string' || target === '') throw new TypeError(`writeFileAtomic: path must be a non-empty string, got ${showArg(target)}`);
+  if (typeof data !== 'string' && !(data instanceof Uint8Array))
+    throw new TypeError(`writeFileAtomic: data must be a Uint8Array or a string, got ${showArg(data)}`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   removeStaleTempFiles(target);
   const tmp = tempPathFor(target);

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic, writeFailure } from './atomic';
 import { openRegularFile, readExactly, closeFile } from './files';
 
 /** Element types supported by this implementation. */
@@ -500,6 +500,7 @@ function checkEntry(name: string, value: unknown, dataLen: number, source: strin
  *   data array that does not match the dtype.
  */
 export function toFloat32(a: NamedArray): Float32Array {
+  if (!isPlainObject(a)) throw stError('toFloat32', `expected {dtype, shape, data}, got ${show(a)}`);
   if (!isKnownDtype(a.dtype)) {
     throw stError('toFloat32', `unknown dtype ${show(a.dtype)}, expected one of ${KNOWN_DTYPES}`);
   }
@@ -555,7 +556,13 @@ export function saveSafetensors(
   tensors: Record<string, NamedArray>,
   metadata?: Record<string, string>,
 ): void {
-  writeFileAtomic(path, serializeImpl(tensors, metadata, path));
+  if (typeof path !== 'string' || path === '') throw stError(String(path), `the path must be a non-empty string, got ${show(path)}`);
+  const bytes = serializeImpl(tensors, metadata, path);
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (err) {
+    throw stError(path, `cannot write: ${writeFailure(err, path)}`, err);
+  }
 }
 
 /**

@@ -4,12 +4,15 @@
  * with PyTorch's key names, train/eval mode and a printed summary.
  */
 import { noGrad } from '../autograd';
-import { Tensor, keep, zeros, describe, sameShape, tidy } from '../tensor';
+import { Tensor, keep, zeros, describe, sameShape, tidy, assertTensor, checkShape } from '../tensor';
+import { boolArg, checkOptions } from '../ops/args';
 
 const PARAM = Symbol('blasnet.parameter');
 
 /** Marks a tensor as a learnable parameter (requires grad, outlives tidy). Returns it. */
 export function Parameter(t: Tensor, requiresGrad = true): Tensor {
+  assertTensor('Parameter', t, 'tensor')._check('Parameter');
+  boolArg('Parameter', 'requiresGrad', requiresGrad, true);
   (t as unknown as Record<symbol, boolean>)[PARAM] = true;
   if (requiresGrad) t.requiresGrad_();
   else keep(t);
@@ -60,6 +63,7 @@ export abstract class Module {
 
   /** This module and all descendants, depth first, with dotted names. */
   namedModules(prefix = ''): [string, Module][] {
+    if (typeof prefix !== 'string') throw new TypeError(`namedModules: prefix must be a string, got ${describe(prefix)}`);
     const out: [string, Module][] = [[prefix, this]];
     for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
     return out;
@@ -74,6 +78,7 @@ export abstract class Module {
 
   /** All parameters with dotted names, as PyTorch's named_parameters(). */
   namedParameters(prefix = ''): [string, Tensor][] {
+    if (typeof prefix !== 'string') throw new TypeError(`namedParameters: prefix must be a string, got ${describe(prefix)}`);
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
     for (const [name, m] of this.namedModules(prefix))
@@ -100,6 +105,7 @@ export abstract class Module {
 
   /** Sets training mode on this module and its descendants. Returns this. */
   train(mode = true): this {
+    boolArg('train', 'mode', mode, true);
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;
   }
@@ -139,7 +145,8 @@ export abstract class Module {
    */
   loadStateDict(sd: StateDict | Record<string, Tensor>, opts: LoadStateDictOptions = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
     if (sd === null || typeof sd !== 'object') throw new TypeError(`loadStateDict: expected an object of tensors, got ${describe(sd)}`);
-    const strict = opts.strict ?? true;
+    opts = checkOptions('loadStateDict', opts, ['strict']);
+    const strict = boolArg('loadStateDict', 'strict', opts.strict, true);
     const own = this.stateDict();
     // own keys only: a checkpoint key such as 'constructor' or '__proto__' is unexpected, never "found" on a prototype
     const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
@@ -154,7 +161,7 @@ export abstract class Module {
       if (!has(sd, k)) continue;
       const src = sd[k];
       if (!(src instanceof Tensor)) throw new TypeError(`loadStateDict: ${k} must be a Tensor, got ${describe(src)}`);
-      src._check('loadStateDict');
+      src._check(`loadStateDict: ${k}`);
       if (!sameShape(src.shape, t.shape))
         throw new Error(`loadStateDict: size mismatch for ${k}: the checkpoint has shape [${src.shape.join(',')}], the model has [${t.shape.join(',')}]`);
     }
@@ -195,6 +202,7 @@ export abstract class Module {
    * with the totals. Pooling and activations have no parameters.
    */
   summary(inputShape: number[]): string {
+    checkShape('summary', inputShape, 'inputShape');
     const rows: [string, string, string, number][] = [];
     const leaves = this.namedModules().filter(([, m]) => m.children().length === 0);
     const saved = new Map<Module, Module['forward']>();
@@ -211,6 +219,9 @@ export abstract class Module {
         };
       }
       tidy(() => noGrad(() => this.forward(zeros(inputShape))));
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`summary: a zero input of shape [${inputShape.join(',')}] does not run through the model: ${why}`, { cause: e });
     } finally {
       for (const [m, f] of saved) m.forward = f;
       for (const [m, t] of modes) m.training = t;

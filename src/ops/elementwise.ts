@@ -4,9 +4,13 @@
 import { native, type Handle } from '../native';
 import { Tensor, fromOp, describe, sameShape, numelOf } from '../tensor';
 import { Bin, Un, Act } from './codes';
+import { numberArg } from './args';
 
 /** @internal The broadcast result shape of a and b, or a clear Error. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  for (const [k, s] of [['a', a], ['b', b]] as const)
+    if (!Array.isArray(s) || !s.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
+      throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape ${k} must be an array of non-negative integers, got ${describe(s)}`);
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
@@ -72,6 +76,7 @@ function binary(name: string, code: Bin, a: Tensor, b: Tensor, backward: (g: Ten
 /** a + alpha * b */
 export function add(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
   checkOperand('add', b, 'other');
+  numberArg('add', 'alpha', alpha);
   a._check('add');
   if (typeof b === 'number') {
     const s = b * alpha;
@@ -101,6 +106,7 @@ function scaledBinary(name: string, code: Bin.Add | Bin.Sub, a: Tensor, b: Tenso
 /** a - alpha * b */
 export function sub(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
   checkOperand('sub', b, 'other');
+  numberArg('sub', 'alpha', alpha);
   a._check('sub');
   if (typeof b === 'number') return add(a, -b * alpha);
   if (alpha !== 1) return scaledBinary('sub', Bin.Sub, a, b, alpha);
@@ -249,6 +255,7 @@ export function tanh(x: Tensor): Tensor {
 }
 /** x if x > 0 else slope * x */
 export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+  numberArg('leakyRelu', 'negativeSlope', slope);
   return fromOp(unaryOp(Un.LeakyRelu, x, slope, 'leakyRelu'), x.shape, 'LeakyReluBackward', [x], (g) => {
     const pos = Tensor._wrap(native.unary(Un.GtScalar, x._h('leakyRelu'), 0), x.shape); // 1 or 0
     native.unaryInplace(Un.MulScalar, pos._h('leakyRelu'), 1 - slope);

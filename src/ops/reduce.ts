@@ -131,7 +131,7 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
 export function softmax(x: Tensor, dim: number, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
   x._check(op);
-  if (typeof dim !== 'number') throw new TypeError(`${op}: dim is required (an integer)`);
+  if (dim === undefined) throw new TypeError(`${op}: dim is required (an integer)`);
   const d = normDim(op, dim, x.ndim);
   const [o, s, i] = x.ndim === 0 ? [1, 1, 1] : split(x.shape, d);
   let y: Tensor;
