@@ -26,6 +26,11 @@ void binary_loop(int op, F&& run) {
     case kGe: return run([](float a, float b) { return a >= b ? 1.f : 0.f; });
     case kLe: return run([](float a, float b) { return a <= b ? 1.f : 0.f; });
     case kEq: return run([](float a, float b) { return a == b ? 1.f : 0.f; });
+    case kMaximumGrad: return run([](float a, float b) { return a < b ? 0.f : (a == b ? 0.5f : 1.f); });
+    case kMinimumGrad: return run([](float a, float b) { return a > b ? 0.f : (a == b ? 0.5f : 1.f); });
+    case kPowGradBase: return run([](float a, float b) { return b == 0.f ? 0.f : b * std::pow(a, b - 1.f); });
+    case kPowGradExponent:
+      return run([](float a, float b) { return (a == 0.f && b >= 0.f) ? 0.f : std::pow(a, b) * std::log(a); });
     default: throw Error("binary: unknown op " + std::to_string(op));
   }
 }
@@ -100,7 +105,8 @@ void unary(int op, const float* x, float* out, int64_t n, float s) {
     case kExp: return run([](float v) { return std::exp(v); });
     case kLog: return run([](float v) { return std::log(v); });
     case kSqrt: return run([](float v) { return std::sqrt(v); });
-    case kRelu: return run([](float v) { return v > 0.f ? v : 0.f; });
+    // NaN propagates (v < 0 is false for NaN), and -0 stays -0, as torch.relu.
+    case kRelu: return run([](float v) { return v < 0.f ? 0.f : v; });
     case kSigmoid: return run([](float v) { return 1.f / (1.f + std::exp(-v)); });
     case kTanh: return run([](float v) { return std::tanh(v); });
     case kAbs: return run([](float v) { return std::fabs(v); });
@@ -109,7 +115,13 @@ void unary(int op, const float* x, float* out, int64_t n, float s) {
     case kAddScalar: return run([s](float v) { return v + s; });
     case kMulScalar: return run([s](float v) { return v * s; });
     case kPowScalar:
+      // PyTorch's special exponents (they differ from std::pow at -inf and -0: sqrt(-inf) is NaN).
       if (s == 2.f) return run([](float v) { return v * v; });
+      if (s == 3.f) return run([](float v) { return v * v * v; });
+      if (s == 0.5f) return run([](float v) { return std::sqrt(v); });
+      if (s == -0.5f) return run([](float v) { return 1.f / std::sqrt(v); });
+      if (s == -1.f) return run([](float v) { return 1.f / v; });
+      if (s == -2.f) return run([](float v) { return 1.f / (v * v); });
       return run([s](float v) { return std::pow(v, s); });
     case kRsubScalar: return run([s](float v) { return s - v; });
     case kRdivScalar: return run([s](float v) { return s / v; });
@@ -135,7 +147,8 @@ void activation_backward(int op, const float* gy, const float* y, float* gx, int
     });
   };
   switch (op) {
-    case kReluBackward: return run([](float g, float v) { return v > 0.f ? g : 0.f; });
+    // through the output, as torch's threshold_backward: 0 where y <= 0, else g (NaN passes g)
+    case kReluBackward: return run([](float g, float v) { return v <= 0.f ? 0.f : g; });
     case kSigmoidBackward: return run([](float g, float v) { return g * v * (1.f - v); });
     case kTanhBackward: return run([](float g, float v) { return g * (1.f - v * v); });
     default: throw Error("activation_backward: unknown op " + std::to_string(op));

@@ -10,7 +10,13 @@
 namespace blasnet {
 
 // ---- elementwise ------------------------------------------------------------
-enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kGt, kLt, kGe, kLe, kEq };
+enum BinaryOp {
+  kAdd = 0, kSub, kMul, kDiv, kPow, kMaximum, kMinimum, kGt, kLt, kGe, kLe, kEq,
+  // Gradient factors (PyTorch's formulas, NaN included), numbered apart from the ops above:
+  // d maximum(a,b)/da = a<b ? 0 : a==b ? 1/2 : 1 (NaN on either side: 1); d minimum/da likewise with a>b;
+  // d pow(a,b)/da = b==0 ? 0 : b·a^(b-1);  d pow(a,b)/db = a==0 && b>=0 ? 0 : a^b·log(a).
+  kMaximumGrad = 32, kMinimumGrad, kPowGradBase, kPowGradExponent
+};
 enum UnaryOp {
   kNeg = 0, kExp, kLog, kSqrt, kRelu, kSigmoid, kTanh, kAbs, kSquare, kReciprocal,
   kAddScalar, kMulScalar, kPowScalar, kRsubScalar, kRdivScalar, kClampMin, kClampMax, kSign,

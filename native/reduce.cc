@@ -110,7 +110,7 @@ void linear_forward(const float* x, const float* W, const float* b, float* y, in
   }
   gemm(false, true, N, out, in, 1.f, x, in, W, in, b ? 1.f : 0.f, y, out);
   if (relu)
-    for (int64_t i = 0; i < N * out; i++) y[i] = y[i] > 0.f ? y[i] : 0.f;
+    for (int64_t i = 0; i < N * out; i++) y[i] = y[i] < 0.f ? 0.f : y[i];  // NaN propagates
 }
 
 }  // namespace blasnet

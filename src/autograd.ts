@@ -10,25 +10,66 @@
  */
 import type { Tensor } from './tensor';
 
-/** @internal One recorded op. */
+/**
+ * @internal One recorded op.
+ *
+ * Ownership: a node owns its `saved` tensors (what its backward needs beyond
+ * its inputs: a detached target, a dropout mask) and its native scratch
+ * (`onRelease`: pooling indices, softmax probabilities); both are freed by
+ * {@link GradNode.release}, which runs when backward has used the node, or when
+ * the tensor the node produced is disposed. `owned` are inputs that
+ * {@link tidy} handed to the graph (made in the scope, kept only because the
+ * returned tensor's graph needs them): each is disposed when the last node
+ * holding it is released.
+ */
 export class GradNode {
   released = false;
+  /** Why the node was freed: its backward ran, or the tensor it produced was disposed. */
+  releasedBy: 'backward' | 'dispose' | null = null;
+  /** @internal Inputs handed to the graph by tidy (each counted in its `_graphRefs`). */
+  owned: Tensor[] = [];
   constructor(
     readonly name: string,
     public inputs: Tensor[],
     public backwardFn: ((grad: Tensor) => (Tensor | null)[]) | null,
     private onRelease?: () => void,
+    public saved: Tensor[] = [],
   ) {}
 
   /** Drops saved tensors and native scratch kept for backward. */
-  release(): void {
+  release(by: 'backward' | 'dispose' = 'backward'): void {
     if (this.released) return;
     this.released = true;
+    this.releasedBy = by;
     this.backwardFn = null;
     this.inputs = [];
+    const saved = this.saved;
+    this.saved = [];
+    for (const t of saved) t.dispose();
     const f = this.onRelease;
     this.onRelease = undefined;
     f?.();
+    const owned = this.owned;
+    this.owned = [];
+    for (const t of owned) if (--t._graphRefs === 0) pendingDispose.push(t);
+    drainDisposals();
+  }
+}
+
+// Tensors whose last graph reference went away. Disposed iteratively (a long
+// chain frees without deep recursion), and not while a backward walk runs:
+// a node released there may own the output of a node still to be walked.
+const pendingDispose: Tensor[] = [];
+let holdDisposals = 0;
+let draining = false;
+
+function drainDisposals(): void {
+  if (holdDisposals > 0 || draining) return;
+  draining = true;
+  try {
+    while (pendingDispose.length) pendingDispose.pop()!.dispose();
+  } finally {
+    draining = false;
   }
 }
 
@@ -44,13 +85,18 @@ export function isGradEnabled(): boolean {
  * Use it for inference and for manual parameter updates.
  */
 export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`noGrad: fn must be a function, got ${fn === null ? 'null' : typeof fn}`);
   const prev = gradEnabled;
   gradEnabled = false;
+  let result: T;
   try {
-    return fn();
+    result = fn();
   } finally {
     gradEnabled = prev;
   }
+  // after its first await, an async fn would record the graph again: refuse rather than half-apply
+  if (result instanceof Promise) throw new TypeError('noGrad: the function must be synchronous (it returned a Promise)');
+  return result;
 }
 
 /** @internal Sets grad mode, returning the previous one (for Module helpers). */
@@ -87,6 +133,11 @@ export function runBackward(root: Tensor, seed: Tensor, opts: BackwardOptions = 
     const top = stack[stack.length - 1];
     const [node, i] = top;
     if (node.released) {
+      if (node.releasedBy === 'dispose')
+        throw new Error(
+          `backward: the graph passes through a tensor that was disposed (the output of ${node.name}); ` +
+            'disposing a tensor frees the part of the graph that produced it. Dispose after backward(), or return the tensor from tidy().',
+        );
       throw new Error(
         `backward: trying to backward through the graph a second time (${node.name} was already freed). ` +
           'Pass { retainGraph: true } to the first backward() if you need to backward twice.',
@@ -107,11 +158,14 @@ export function runBackward(root: Tensor, seed: Tensor, opts: BackwardOptions = 
   const grads = new Map<GradNode, Tensor>();
   grads.set(rootNode, seed);
   const prevMode = setGradEnabled(false); // backward itself is not recorded
+  holdDisposals++;
   try {
     walk(order, grads, opts);
   } finally {
     setGradEnabled(prevMode);
     for (const g of grads.values()) g.dispose();
+    holdDisposals--;
+    drainDisposals();
   }
 }
 

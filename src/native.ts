@@ -80,7 +80,12 @@ function load(): NativeAddon {
   try {
     // Prefers prebuilds/<platform>-<arch>/ matching this Node ABI, then build/Release.
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-    return nodeGypBuild(root) as NativeAddon;
+    const addon = nodeGypBuild(root) as NativeAddon;
+    // OpenBLAS read the variable while the addon loaded; take ours back out of the
+    // environment, so the user's process.env (and their child processes) say what
+    // they said before (backendInfo() reports the choice).
+    if (coreSource === 'blasnet') delete process.env.OPENBLAS_CORETYPE;
+    return addon;
   } catch (err) {
     const e = err as Error;
     throw new Error(

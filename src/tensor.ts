@@ -18,7 +18,8 @@ import * as shp from './ops/shape';
 import * as idx from './ops/index';
 import * as join from './ops/join';
 import { checkTo, type ToTarget } from './ops/device';
-import { formatTensor } from './format';
+import { formatTensor, printedIndices } from './format';
+import { boolArg, checkOptions, fnArg, numberArg } from './ops/args';
 
 /** Anything `tensor()` accepts: a number, nested arrays of numbers, or a typed array. */
 export type TensorLike = number | NestedArray | ArrayLike<number>;
@@ -56,8 +57,15 @@ function track(t: Tensor): void {
  * `dispose()` or the GC). Returns the tensor.
  */
 export function keep<T extends Tensor>(t: T): T {
+  assertTensor('keep', t, 'tensor');
   for (const s of scopes) s.delete(t);
+  t._kept = true;
   return t;
+}
+
+/** @internal Removes a tensor from every tidy scope without marking it kept (a graph node owns it). */
+export function untrack(t: Tensor): void {
+  for (const s of scopes) s.delete(t);
 }
 
 function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
@@ -76,6 +84,7 @@ function collectTensors(value: unknown, out: Set<Tensor>, depth = 0): void {
  * `fn` must be synchronous.
  */
 export function tidy<T>(fn: () => T): T {
+  fnArg('tidy', 'fn', fn);
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -93,16 +102,27 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Tensor>();
   collectTensors(result, kept);
+  const returned = new Set(kept);
   // A returned tensor's graph must survive too, so backward can run after tidy.
+  // The tensors made here that only the graph needs are handed to it: each is
+  // disposed when the last node using it is released (by backward, or by
+  // disposing the tensor that node produced), so nothing waits for the GC.
   const stack = [...kept];
+  const seen = new Set<GradNode>();
   while (stack.length) {
     const node = stack.pop()!._node;
-    if (!node || node.released) continue;
-    for (const t of node.inputs)
+    if (!node || node.released || seen.has(node)) continue;
+    seen.add(node);
+    for (const t of node.inputs) {
+      if (scope.has(t) && !returned.has(t) && !node.owned.includes(t)) {
+        node.owned.push(t);
+        t._graphRefs++;
+      }
       if (!kept.has(t)) {
         kept.add(t);
         stack.push(t);
       }
+    }
   }
   for (const t of scope) if (!kept.has(t)) t.dispose();
   for (const t of kept) if (scope.has(t)) track(t);
@@ -188,11 +208,19 @@ export class Tensor {
   grad: Tensor | null = null;
   /** @internal */ _storage: Storage;
   /** @internal */ _node: GradNode | null = null;
+  /** @internal Marked by keep(): the user holds it beyond scopes (a DataLoader leaves such a batch alone). */
+  _kept = false;
+  /** @internal How many graph nodes own this tensor (handed over by tidy); disposed when it drops to 0. */
+  _graphRefs = 0;
+  /** @internal Why it was disposed, when not by the user (named in the "was disposed" error). */
+  _disposedBy: string | null = null;
   private _requiresGrad = false;
   private _disposed = false;
 
   /** @internal Use the factory functions instead. Takes ownership of `storage`. */
   constructor(storage: Storage, shape: readonly number[]) {
+    if (!(storage instanceof Storage) || !Array.isArray(shape))
+      throw new TypeError('Tensor: the constructor is internal; create tensors with tensor(), zeros(), ones(), rand(), …');
     this._storage = storage;
     this.shape = Object.freeze(shape.slice());
     this.numel = numelOf(shape);
@@ -238,6 +266,7 @@ export class Tensor {
    */
   requiresGrad_(requiresGrad = true): this {
     this._check('requiresGrad_');
+    boolArg('requiresGrad_', 'requiresGrad', requiresGrad, true);
     if (!this.isLeaf && !requiresGrad)
       throw new Error('requiresGrad_: cannot turn off requiresGrad on a non-leaf tensor; use detach()');
     this._requiresGrad = !!requiresGrad;
@@ -247,16 +276,24 @@ export class Tensor {
 
   /** @internal The native handle; throws a clear Error if disposed. */
   _h(op: string): Handle {
-    if (this._disposed) throw new Error(`${op}: the tensor (shape [${this.shape.join(',')}]) was disposed`);
+    if (this._disposed) this._throwDisposed(op);
     return this._storage.handle;
   }
 
   /** @internal */
   _check(op: string): void {
-    if (this._disposed) throw new Error(`${op}: the tensor (shape [${this.shape.join(',')}]) was disposed`);
+    if (this._disposed) this._throwDisposed(op);
   }
 
-  /** Frees the native memory now (shared storage is freed with its last user). Idempotent. */
+  private _throwDisposed(op: string): never {
+    throw new Error(`${op}: the tensor (shape [${this.shape.join(',')}]) was disposed${this._disposedBy ? ` (${this._disposedBy})` : ''}`);
+  }
+
+  /**
+   * Frees the native memory now (shared storage is freed with its last user),
+   * and the graph node that produced this tensor with its saved tensors and
+   * native scratch (backward can no longer pass through it). Idempotent.
+   */
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
@@ -266,6 +303,15 @@ export class Tensor {
       this.grad = null;
     }
     for (const s of scopes) s.delete(this);
+    const node = this._node;
+    if (node) node.release('dispose');
+  }
+
+  /** @internal Disposes, naming who did it in later "was disposed" errors. */
+  _disposeAs(reason: string): void {
+    if (this._disposed) return;
+    this._disposedBy = reason;
+    this.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -302,10 +348,24 @@ export class Tensor {
     return native.readAt(h, 0);
   }
 
-  /** Prints like PyTorch: `tensor([[1., 2.], [3., 4.]])`. */
+  /**
+   * Prints like PyTorch: `tensor([[1., 2.], [3., 4.]])`. Past 1000 elements,
+   * only the first and last 3 items of each dim are shown (and read).
+   */
   toString(): string {
     if (this._disposed) return `tensor(<disposed>, shape=[${this.shape.join(', ')}])`;
-    return formatTensor(this.data(), this.shape, this._node ? this._node.name : null, this._requiresGrad && this.isLeaf);
+    let shown: Float32Array;
+    if (this.numel === 0) shown = new Float32Array(0);
+    else {
+      const idx = printedIndices(this.shape);
+      if (idx.length === this.numel) shown = native.toArray(this._storage.handle);
+      else {
+        const h = native.indexRows(this._storage.handle, 1, idx);
+        shown = native.toArray(h);
+        native.free(h);
+      }
+    }
+    return formatTensor(shown, this.shape, this._node ? this._node.name : null, this._requiresGrad && this.isLeaf);
   }
 
   /** @internal Node's util.inspect */
@@ -322,6 +382,8 @@ export class Tensor {
    */
   backward(gradient?: Tensor, options: BackwardOptions = {}): void {
     this._check('backward');
+    checkOptions('backward', options, ['retainGraph']);
+    boolArg('backward', 'retainGraph', options?.retainGraph, false);
     if (!this._requiresGrad)
       throw new Error('backward: this tensor does not require grad and has no grad_fn (did you forget requiresGrad_() or call it inside noGrad()?)');
     let seed: Tensor;
@@ -337,7 +399,7 @@ export class Tensor {
       seed = Tensor._wrap(native.clone(gradient._h('backward')), this.shape);
     }
     keep(seed);
-    runBackward(this, seed, options);
+    runBackward(this, seed, options ?? {});
   }
 
   /** A tensor sharing this one's storage, cut from the graph (no grad). */
@@ -347,8 +409,8 @@ export class Tensor {
   }
 
   /** @internal Records the op that produced this tensor. */
-  _setNode(name: string, inputs: Tensor[], backward: (g: Tensor) => (Tensor | null)[], onRelease?: () => void): void {
-    this._node = new GradNode(name, inputs, backward, onRelease);
+  _setNode(name: string, inputs: Tensor[], backward: (g: Tensor) => (Tensor | null)[], onRelease?: () => void, saved: Tensor[] = []): void {
+    this._node = new GradNode(name, inputs, backward, onRelease, saved);
     this._requiresGrad = true;
   }
 
@@ -399,7 +461,9 @@ export class Tensor {
 
   /** Copies `src` (same number of elements) into this tensor in place (no autograd). Returns this. */
   copy_(src: Tensor): this {
+    this._check('copy_');
     assertTensor('copy_', src, 'src');
+    src._check('copy_');
     if (src.numel !== this.numel)
       throw new Error(`copy_: source has ${src.numel} elements (shape [${src.shape.join(',')}]) but destination has ${this.numel} (shape [${this.shape.join(',')}])`);
     native.copyInto(this._h('copy_'), src._h('copy_'));
@@ -439,6 +503,7 @@ export class Tensor {
   }
   /** The transpose of a 2-D tensor. */
   get T(): Tensor {
+    this._check('T');
     if (this.ndim !== 2) throw new Error(`T: expected a 2-d tensor, got shape [${this.shape.join(',')}]`);
     return shp.transpose(this, 0, 1);
   }
@@ -525,21 +590,22 @@ export class Tensor {
 
   /** Sum of all elements, or along `dim`. */
   sum(dim?: number | null, keepdim = false): Tensor {
-    return red.sum(this, dim ?? undefined, keepdim);
+    return red.sum(this, dim ?? undefined, boolArg('sum', 'keepdim', keepdim, false));
   }
   /** Mean of all elements, or along `dim`. */
   mean(dim?: number | null, keepdim = false): Tensor {
-    return red.mean(this, dim ?? undefined, keepdim);
+    return red.mean(this, dim ?? undefined, boolArg('mean', 'keepdim', keepdim, false));
   }
   /** Max of all elements; with `dim`, `{ values, indices }` along it. */
   max(): Tensor;
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    boolArg('max', 'keepdim', keepdim, false);
     return dim === undefined ? red.maxAll(this) : red.maxDim(this, dim, keepdim);
   }
   /** Index of the max (of the flattened tensor, or along `dim`), as float32 integers usable as indices. */
   argmax(dim?: number | null, keepdim = false): Tensor {
-    return red.argmax(this, dim ?? undefined, keepdim);
+    return red.argmax(this, dim ?? undefined, boolArg('argmax', 'keepdim', keepdim, false));
   }
   // --- indexing, joining and shape queries (src/ops/index.ts, src/ops/join.ts) ------------------------
   // Indices are float32 tensors holding integers (or arrays of integers), checked exactly; results are copies.
@@ -650,6 +716,12 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * @internal Wraps a native result. When grad mode is on and an input requires
  * grad, records a node whose `backward` maps the output gradient to one
  * gradient per input (null where none is needed).
+ *
+ * `onRelease` frees native scratch kept for backward; `saved` are tensors the
+ * backward closure uses besides `inputs` (a detached target, a dropout mask).
+ * The node owns both: they leave every tidy scope, survive with the graph and
+ * are freed when the node is released (after backward, or when the output is
+ * disposed). When nothing is recorded they are freed at once.
  */
 export function fromOp(
   handle: Handle,
@@ -658,10 +730,16 @@ export function fromOp(
   inputs: Tensor[],
   backward: (g: Tensor) => (Tensor | null)[],
   onRelease?: () => void,
+  saved: Tensor[] = [],
 ): Tensor {
   const t = Tensor._wrap(handle, shape);
-  if (isGradEnabled() && inputs.some((x) => x.requiresGrad)) t._setNode(name, inputs, backward, onRelease);
-  else onRelease?.();
+  if (isGradEnabled() && inputs.some((x) => x.requiresGrad)) {
+    for (const s of saved) untrack(s);
+    t._setNode(name, inputs, backward, onRelease, saved);
+  } else {
+    onRelease?.();
+    for (const s of saved) s.dispose();
+  }
   return t;
 }
 
@@ -775,10 +853,12 @@ export function empty(shape: readonly number[]): Tensor {
 
 /** Zeros with the shape of `t`. */
 export function zerosLike(t: Tensor): Tensor {
+  assertTensor('zerosLike', t, 'input')._check('zerosLike');
   return zeros(t.shape);
 }
 /** Ones with the shape of `t`. */
 export function onesLike(t: Tensor): Tensor {
+  assertTensor('onesLike', t, 'input')._check('onesLike');
   return ones(t.shape);
 }
 
@@ -832,6 +912,8 @@ export function randomKey(): [number, number] {
 /** Uniform samples in [0, 1) (or [low, high)). */
 export function rand(shape: readonly number[] | number, low = 0, high = 1): Tensor {
   const s = checkShape('rand', typeof shape === 'number' ? [shape] : shape);
+  numberArg('rand', 'low', low);
+  numberArg('rand', 'high', high);
   if (!Number.isFinite(low) || !Number.isFinite(high) || !(high >= low))
     throw new RangeError(`rand: expected finite low <= high, got ${low}, ${high}`);
   const [hi, lo] = nextKey();
@@ -841,6 +923,8 @@ export function rand(shape: readonly number[] | number, low = 0, high = 1): Tens
 /** Normal samples with mean 0 and std 1 (or `mean`, `std`). */
 export function randn(shape: readonly number[] | number, mean = 0, std = 1): Tensor {
   const s = checkShape('randn', typeof shape === 'number' ? [shape] : shape);
+  numberArg('randn', 'mean', mean);
+  numberArg('randn', 'std', std);
   if (!Number.isFinite(mean) || !Number.isFinite(std) || std < 0)
     throw new RangeError(`randn: expected finite mean and std >= 0, got ${mean}, ${std}`);
   const [hi, lo] = nextKey();

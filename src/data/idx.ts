@@ -20,9 +20,11 @@
  * @module
  */
 
-import * as fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
-import { writeFileAtomic } from '../io/atomic';
+import { writeFileAtomic, writeFailure } from '../io/atomic';
+import { checkOptions } from '../ops/args';
+import { openRegularFile, readExactly, closeFile } from '../io/files';
 
 /** Element types representable in an IDX file. */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -73,6 +75,19 @@ const MAX_DIMS = 8;
 
 /** Largest value a 32-bit unsigned dimension field can hold. */
 const MAX_DIM_SIZE = 0xffffffff;
+
+/** The longest IDX header: 4 bytes, then 4 per dimension. */
+const MAX_HEADER_BYTES = 4 + 4 * MAX_DIMS;
+
+/** While looking for the header, a gzip prefix may inflate to at most this many bytes. */
+const HEAD_INFLATE_LIMIT = 1 << 16;
+
+/**
+ * Deflate's best ratio is 1032:1; a gzip stream of n bytes cannot inflate to
+ * more than this many bytes per input byte (with slack), so a header declaring
+ * more is refused before inflating anything.
+ */
+const MAX_INFLATE_RATIO = 1100;
 
 const hex2 = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
 
@@ -154,20 +169,24 @@ function encodeData(view: DataView, offset: number, dtype: IdxDtype, data: IdxDa
   }
 }
 
+/** A validated IDX header. */
+interface IdxHeader {
+  dtype: IdxDtype;
+  dims: number[];
+  /** Bytes of the header (4 + 4 per dimension). */
+  headerLen: number;
+  /** Elements, and bytes of data the header declares. */
+  count: number;
+  need: number;
+}
+
 /**
- * Parses an uncompressed IDX file held in memory.
- *
- * The header is validated strictly: two zero magic bytes, a known type code,
- * 1–8 dimensions, every dimension positive, and a data section whose length is
- * exactly `product(dims) * itemsize` (no truncation, no trailing bytes). The
- * returned data is a fresh copy in host byte order.
- *
- * @param buf - The raw file contents (not gzip-compressed; see {@link decodeIdx}).
- * @param source - Name used in error messages, usually the file path.
- * @returns The decoded array.
- * @throws `Error` whose message starts with `idx: <source>: ` if the input is malformed.
+ * Validates an IDX header: two zero magic bytes, a known type code, 1–8
+ * dimensions, every dimension positive, a byte count below 2^53. `buf` holds
+ * the start of the content: all of it, or at least {@link MAX_HEADER_BYTES}
+ * bytes (so "file is N bytes" is only said of a whole file).
  */
-export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
+function parseIdxHeader(buf: Uint8Array, source: string): IdxHeader {
   if (buf.length < 4) {
     throw idxError(source, `file is ${buf.length} bytes, but an IDX header needs at least 4`);
   }
@@ -218,25 +237,89 @@ export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
     }
     count *= d;
   }
+  return { dtype, dims, headerLen, count, need: count * size };
+}
 
-  const dataLen = buf.length - headerLen;
-  const need = count * size;
-  if (dataLen !== need) {
-    throw idxError(
-      source,
-      `file has ${dataLen} bytes of data but dims [${dims.join(',')}] need ${need}` +
-        (size > 1 ? ` (${count} ${dtype} items of ${size} bytes)` : ''),
-    );
+function dataLengthError(source: string, h: IdxHeader, dataLen: number): Error {
+  const size = DTYPES[h.dtype].size;
+  return idxError(
+    source,
+    `file has ${dataLen} bytes of data but dims [${h.dims.join(',')}] need ${h.need}` +
+      (size > 1 ? ` (${h.count} ${h.dtype} items of ${size} bytes)` : ''),
+  );
+}
+
+/**
+ * Parses an uncompressed IDX file held in memory.
+ *
+ * The header is validated strictly: two zero magic bytes, a known type code,
+ * 1–8 dimensions, every dimension positive, and a data section whose length is
+ * exactly `product(dims) * itemsize` (no truncation, no trailing bytes). The
+ * returned data is a fresh copy in host byte order.
+ *
+ * @param buf - The raw file contents (not gzip-compressed; see {@link decodeIdx}).
+ * @param source - Name used in error messages, usually the file path.
+ * @returns The decoded array.
+ * @throws `Error` whose message starts with `idx: <source>: ` if the input is malformed.
+ */
+export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
+  if (!(buf instanceof Uint8Array)) throw idxError(source, `expected a Uint8Array, got ${Object.prototype.toString.call(buf)}`);
+  const h = parseIdxHeader(buf, source);
+  const dataLen = buf.length - h.headerLen;
+  if (dataLen !== h.need) throw dataLengthError(source, h, dataLen);
+  return { dtype: h.dtype, dims: h.dims, data: decodeData(buf.subarray(h.headerLen), h.dtype, h.count) };
+}
+
+function gunzipError(source: string, err: unknown): Error {
+  const why = err instanceof Error ? err.message : String(err);
+  return idxError(source, `corrupt gzip stream: ${why}`, err);
+}
+
+/**
+ * Inflates just enough of a gzip stream to hold the IDX header: prefixes of
+ * the input, inflated with Z_SYNC_FLUSH (a truncated stream gives what it has),
+ * grown until the output has {@link MAX_HEADER_BYTES} bytes or the input ends.
+ * A prefix that inflates past {@link HEAD_INFLATE_LIMIT} is bisected, so the
+ * output stays small however compressible the stream is.
+ */
+function inflateHead(buf: Uint8Array, source: string): Uint8Array {
+  const tryPrefix = (n: number): Uint8Array | null => {
+    try {
+      return zlib.gunzipSync(buf.subarray(0, n), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: HEAD_INFLATE_LIMIT });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
+      throw gunzipError(source, err);
+    }
+  };
+  let lo = 0; // a prefix known to inflate to fewer than MAX_HEADER_BYTES
+  let hi = -1; // a prefix known to inflate past the limit
+  let n = Math.min(buf.length, 64);
+  for (;;) {
+    const out = tryPrefix(n);
+    if (out === null) hi = n;
+    else if (out.length >= MAX_HEADER_BYTES) return out;
+    else if (n === buf.length) {
+      // the whole stream holds less than a full header: inflate it strictly, so truncation is reported as such
+      try {
+        return zlib.gunzipSync(buf, { maxOutputLength: HEAD_INFLATE_LIMIT });
+      } catch (err) {
+        throw gunzipError(source, err);
+      }
+    } else lo = n;
+    if (hi < 0) n = Math.min(buf.length, n * 4);
+    else if (hi - lo > 1) n = lo + Math.floor((hi - lo) / 2);
+    else throw idxError(source, 'corrupt gzip stream: cannot inflate the header within a bounded size');
   }
-
-  return { dtype, dims, data: decodeData(buf.subarray(headerLen), dtype, count) };
 }
 
 /**
  * Parses an IDX file held in memory that may be gzip-compressed.
  *
  * Compression is detected by the gzip magic bytes `0x1f 0x8b` (an IDX file
- * always starts with `0x00`, so the two cannot be confused).
+ * always starts with `0x00`, so the two cannot be confused). A gzip stream is
+ * inflated in two bounded steps: first only as much as holds the header, which
+ * is validated; then the whole stream, with its output capped at the size the
+ * header declares, so a small file cannot inflate to gigabytes.
  *
  * @param buf - Raw or gzip-compressed file contents.
  * @param source - Name used in error messages, usually the file path.
@@ -244,13 +327,27 @@ export function parseIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
  *   corrupt or the IDX content is malformed.
  */
 export function decodeIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
+  if (!(buf instanceof Uint8Array)) throw idxError(source, `expected a Uint8Array, got ${Object.prototype.toString.call(buf)}`);
   if (!isGzip(buf)) return parseIdx(buf, source);
+  const h = parseIdxHeader(inflateHead(buf, source), source);
+  const total = h.headerLen + h.need;
+  if (total > MAX_INFLATE_RATIO * buf.length + 65536) {
+    throw idxError(
+      source,
+      `dims [${h.dims.join(',')}] need ${total} bytes, more than a ${buf.length}-byte gzip stream can inflate to (truncated or corrupt)`,
+    );
+  }
+  if (total > bufferConstants.MAX_LENGTH) {
+    throw idxError(source, `dims [${h.dims.join(',')}] need ${total} bytes, more than the ${bufferConstants.MAX_LENGTH} one buffer may hold`);
+  }
   let raw: Uint8Array;
   try {
-    raw = zlib.gunzipSync(buf);
+    raw = zlib.gunzipSync(buf, { maxOutputLength: total });
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw idxError(source, `corrupt gzip stream: ${why}`, err);
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw idxError(source, `the gzip stream inflates to more than the ${total} bytes its header declares (dims [${h.dims.join(',')}]): extra trailing data`);
+    }
+    throw gunzipError(source, err);
   }
   return parseIdx(raw, source);
 }
@@ -258,19 +355,40 @@ export function decodeIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
 /**
  * Reads an IDX file from disk, transparently decompressing gzip files.
  *
+ * Only regular files are read (a FIFO, a device such as /dev/zero or a
+ * directory is refused, without blocking). A plain file's header is read and
+ * validated first, and its size must be exactly what the header declares
+ * before the data is read; a gzip file is inflated as {@link decodeIdx} does.
+ *
  * @param path - File to read (e.g. `train-images-idx3-ubyte.gz`).
  * @throws `Error` starting with `idx: <path>: ` if the file cannot be read,
  *   is a corrupt gzip stream, or is not a valid IDX file.
  */
 export function readIdx(path: string): IdxArray {
-  let buf: Uint8Array;
+  let f;
   try {
-    buf = fs.readFileSync(path);
+    f = openRegularFile(path);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw idxError(path, `cannot read file: ${why}`, err);
+    throw idxError(String(path), `cannot read file: ${why}`, err);
   }
-  return decodeIdx(buf, path);
+  try {
+    const read = (pos: number, n: number): Buffer => {
+      try {
+        return readExactly(f, pos, n);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw idxError(path, `cannot read file: ${why}`, err);
+      }
+    };
+    const head = read(0, Math.min(f.size, MAX_HEADER_BYTES));
+    if (isGzip(head)) return decodeIdx(read(0, f.size), path);
+    const h = parseIdxHeader(head, path);
+    if (f.size - h.headerLen !== h.need) throw dataLengthError(path, h, f.size - h.headerLen);
+    return parseIdx(read(0, f.size), path);
+  } finally {
+    closeFile(f);
+  }
 }
 
 /**
@@ -283,6 +401,7 @@ export function readIdx(path: string): IdxArray {
  * @throws `Error` starting with `idx: <source>: ` if `arr` is inconsistent.
  */
 export function serializeIdx(arr: IdxArray, source = '<buffer>'): Uint8Array {
+  if (arr === null || typeof arr !== 'object') throw idxError(source, `expected {dtype, dims, data}, got ${arr === null ? 'null' : typeof arr}`);
   const dtype = arr.dtype;
   // Own-property check so that e.g. 'toString' is not mistaken for a dtype.
   if (!Object.prototype.hasOwnProperty.call(DTYPES, dtype)) {
@@ -337,7 +456,14 @@ export function serializeIdx(arr: IdxArray, source = '<buffer>'): Uint8Array {
  * @throws `Error` starting with `idx: <path>: ` if `arr` is inconsistent, or
  *   the underlying `fs` error if writing fails.
  */
-export function writeIdx(path: string, arr: IdxArray, { gzip = false }: WriteIdxOptions = {}): void {
+export function writeIdx(path: string, arr: IdxArray, options: WriteIdxOptions = {}): void {
+  if (typeof path !== 'string' || path === '') throw idxError(String(path), `the path must be a non-empty string, got ${typeof path === 'string' ? '""' : typeof path}`);
+  const { gzip = false } = checkOptions(`idx: ${path}: writeIdx`, options, ['gzip']);
+  if (typeof gzip !== 'boolean') throw idxError(path, `writeIdx: gzip must be a boolean, got ${typeof gzip}`);
   const raw = serializeIdx(arr, path);
-  writeFileAtomic(path, gzip ? zlib.gzipSync(raw) : raw);
+  try {
+    writeFileAtomic(path, gzip ? zlib.gzipSync(raw) : raw);
+  } catch (err) {
+    throw idxError(path, `cannot write: ${writeFailure(err, path)}`, err);
+  }
 }

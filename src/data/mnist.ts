@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tensor } from '../tensor';
+import { tensor, describe } from '../tensor';
+import { checkOptions } from '../ops/args';
 import { readIdx } from './idx';
 import { TensorDataset } from './dataset';
 
@@ -56,6 +57,11 @@ function findFile(dir: string, base: string): string {
 
 /** Loads one split as a TensorDataset: x [N, 1, H, W] float32, y [N] class indices. */
 export function mnist(opts: MnistOptions = {}): TensorDataset {
+  opts = checkOptions('mnist', opts, ['split', 'dir', 'normalize', 'limit']);
+  if (opts.dir !== undefined && (typeof opts.dir !== 'string' || opts.dir === '')) throw new TypeError(`mnist: dir must be a directory path, got ${describe(opts.dir)}`);
+  if (opts.normalize !== undefined && typeof opts.normalize !== 'boolean') throw new TypeError(`mnist: normalize must be a boolean, got ${describe(opts.normalize)}`);
+  if (opts.limit !== undefined && (typeof opts.limit !== 'number' || !Number.isInteger(opts.limit) || opts.limit < 0))
+    throw new RangeError(`mnist: limit must be a non-negative integer, got ${describe(opts.limit)}`);
   const split = opts.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw new Error(`mnist: split must be 'train' or 'test', got ${JSON.stringify(split)}`);
   const dir = opts.dir ?? bundledMnistDir();

@@ -13,19 +13,98 @@
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+
+/** This machine's name as it appears in temp file names (letters, digits and '-'; at most 32). */
+const HOST = (os.hostname().replace(/[^A-Za-z0-9-]/g, '-').slice(0, 32) || 'host');
 
 /**
  * Builds the temporary file name used by {@link writeFileAtomic}:
- * `.<name>.<pid>.<random>.tmp`, next to the target. The leading dot hides it
- * from casual directory listings; pid + random suffix make collisions between
- * concurrent writers practically impossible.
+ * `.<name>.<host>.<pid>.<random>.tmp`, next to the target. The leading dot
+ * hides it from casual directory listings; pid + random suffix make collisions
+ * between concurrent writers practically impossible, and host + pid say whose
+ * it is, so a later save can remove the temp files of writers that died.
  */
 function tempPathFor(target: string): string {
   const dir = path.dirname(target);
   const base = path.basename(target);
   const rand = crypto.randomBytes(6).toString('hex');
-  return path.join(dir, `.${base}.${process.pid}.${rand}.tmp`);
+  return path.join(dir, `.${base}.${HOST}.${process.pid}.${rand}.tmp`);
+}
+
+function showArg(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v === 'number' ? String(v) : typeof v;
+}
+
+/**
+ * Why a write of `target` failed, in words (the fs error names the temp file,
+ * which the user never asked for): a missing directory, no permission, a full
+ * disk, or the fs message.
+ */
+export function writeFailure(err: unknown, target: string): string {
+  const e = err as NodeJS.ErrnoException;
+  const dir = path.dirname(target);
+  switch (e?.code) {
+    case 'ENOENT': return `the directory ${dir} does not exist`;
+    case 'ENOTDIR': return `${dir} is not a directory`;
+    case 'EACCES': case 'EPERM': return `permission denied writing in ${dir} (${e.code})`;
+    case 'ENOSPC': return 'no space left on the device (ENOSPC)';
+    case 'EDQUOT': return 'the disk quota is exceeded (EDQUOT)';
+    case 'EROFS': return `${dir} is on a read-only file system (EROFS)`;
+    case 'EISDIR': return `${target} is a directory`;
+    default: return e instanceof Error ? e.message : String(err);
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Whether a process with this id exists on this machine (EPERM: it exists, owned by someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files that writers of `target` on this machine left when
+ * they died mid-write (killed, out of power): `.<name>.<host>.<pid>.<random>.tmp`
+ * whose pid is no longer running. Temp files of live processes, of other
+ * machines (a shared file system) and of this process are left alone.
+ * Best effort: a failure to list or remove is ignored. Returns what was removed.
+ */
+export function removeStaleTempFiles(target: string): string[] {
+  const dir = path.dirname(target);
+  const base = path.basename(target);
+  const re = new RegExp(`^\\.${escapeRegExp(base)}\\.${escapeRegExp(HOST)}\\.(\\d+)\\.[0-9a-f]{12}\\.tmp$`);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = re.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    try {
+      fs.unlinkSync(path.join(dir, name));
+      removed.push(name);
+    } catch {
+      // another writer removed it first, or it is not ours to remove
+    }
+  }
+  return removed;
 }
 
 /** Writes all of `bytes` to `fd`, looping over short writes. */
@@ -62,17 +141,23 @@ function fsyncDirBestEffort(dir: string): void {
 /**
  * Atomically replaces the file at `target` with `data`.
  *
- * The data is written to `.<name>.<pid>.<random>.tmp` in the target's
+ * The data is written to `.<name>.<host>.<pid>.<random>.tmp` in the target's
  * directory, fsync'ed, and renamed over `target`. On any failure the
  * temporary file is removed, an existing `target` is left untouched, and the
- * original error is re-thrown.
+ * original error is re-thrown. A process killed mid-write cannot clean up, so
+ * each write first removes the temp files of dead writers of the same target
+ * ({@link removeStaleTempFiles}).
  *
  * @param target - Destination path; its directory must already exist.
  * @param data - File contents; strings are encoded as UTF-8.
  * @throws The underlying `fs` error if any step fails.
  */
 export function writeFileAtomic(target: string, data: Uint8Array | string): void {
+  if (typeof target !== 'string' || target === '') throw new TypeError(`writeFileAtomic: path must be a non-empty string, got ${showArg(target)}`);
+  if (typeof data !== 'string' && !(data instanceof Uint8Array))
+    throw new TypeError(`writeFileAtomic: data must be a Uint8Array or a string, got ${showArg(data)}`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  removeStaleTempFiles(target);
   const tmp = tempPathFor(target);
   let fd: number | undefined;
   try {

@@ -22,8 +22,8 @@
  * @module
  */
 
-import * as fs from 'node:fs';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic, writeFailure } from './atomic';
+import { openRegularFile, readExactly, closeFile } from './files';
 
 /** Element types supported by this implementation. */
 export type SafetensorsDtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16' | 'I8' | 'I16' | 'BOOL';
@@ -91,6 +91,13 @@ const METADATA_KEY = '__metadata__';
 /** Largest accepted header, as in the reference implementation. */
 const MAX_HEADER_SIZE = 100_000_000;
 
+/**
+ * Most tensors one file may describe. Real checkpoints hold hundreds to a few
+ * thousand; a hostile header of millions of empty tensors would otherwise cost
+ * seconds and gigabytes. Checked by counting JSON objects before parsing.
+ */
+export const MAX_TENSORS = 65_536;
+
 /** True when the host stores multi-byte numbers little-endian (the file's order). */
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -119,12 +126,28 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Sets an own enumerable property. Unlike `obj[key] = v` this is safe for
- * hostile keys such as `__proto__`, which would otherwise replace the
- * object's prototype instead of creating an entry.
+ * A dictionary without a prototype: every key, `__proto__` and `constructor`
+ * included, is an ordinary own entry, and no key is inherited.
  */
-function defineEntry<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+export function nullDict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/**
+ * Counts the JSON objects (`{` outside strings) in a header, stopping once past
+ * `limit`: a cheap bound on the number of entries before JSON.parse runs.
+ */
+function countObjects(bytes: Uint8Array, limit: number): number {
+  let n = 0, inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b && ++n > limit) return n;
+  }
+  return n;
 }
 
 /**
@@ -316,27 +339,42 @@ function parseImpl(buf: Uint8Array, source: string): SafetensorsFile {
   if (!(buf instanceof Uint8Array)) {
     throw stError(source, `expected a Uint8Array, got ${Object.prototype.toString.call(buf)}`);
   }
-  if (buf.length < 8) {
-    throw stError(source, `file is ${buf.length} bytes, but the header length prefix alone needs 8`);
+  const headerLen = checkPrefix(buf, buf.length, source);
+  const dataStart = 8 + headerLen;
+  const { metadata, entries } = parseHeader(buf.subarray(8, dataStart), buf.length - dataStart, source);
+  return { tensors: copyTensors(entries, buf.subarray(dataStart)), metadata };
+}
+
+/** Validates the 8-byte length prefix against the file size; returns the header length. */
+function checkPrefix(prefix: Uint8Array, fileSize: number, source: string): number {
+  if (fileSize < 8) {
+    throw stError(source, `file is ${fileSize} bytes, but the header length prefix alone needs 8`);
   }
-  const headerLenBig = new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true);
+  const headerLenBig = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (headerLenBig > BigInt(MAX_HEADER_SIZE)) {
     throw stError(source, `header length ${headerLenBig} exceeds the ${MAX_HEADER_SIZE}-byte limit`);
   }
   const headerLen = Number(headerLenBig);
-  if (headerLen > buf.length - 8) {
+  if (headerLen > fileSize - 8) {
     throw stError(
       source,
-      `header length ${headerLen} exceeds the ${buf.length - 8} bytes available after the 8-byte prefix`,
+      `header length ${headerLen} exceeds the ${fileSize - 8} bytes available after the 8-byte prefix`,
     );
   }
+  return headerLen;
+}
 
+/** Parses and validates the JSON header for a data section of `dataLen` bytes. */
+function parseHeader(headerBytes: Uint8Array, dataLen: number, source: string): { metadata: Record<string, string>; entries: Entry[] } {
+  const headerLen = headerBytes.length;
+  // the outer object and __metadata__, then one object per tensor
+  if (countObjects(headerBytes, MAX_TENSORS + 2) > MAX_TENSORS + 2) {
+    throw stError(source, `header describes more than ${MAX_TENSORS} tensors (the most one file may hold)`);
+  }
   let headerText: string;
   try {
     // fatal: reject invalid UTF-8; ignoreBOM: keep a BOM so JSON.parse rejects it.
-    headerText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(
-      buf.subarray(8, 8 + headerLen),
-    );
+    headerText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes);
   } catch (err) {
     throw stError(source, `header (${headerLen} bytes) is not valid UTF-8`, err);
   }
@@ -352,9 +390,7 @@ function parseImpl(buf: Uint8Array, source: string): SafetensorsFile {
     throw stError(source, `expected the header to be a JSON object, got ${kind}`);
   }
 
-  const dataStart = 8 + headerLen;
-  const dataLen = buf.length - dataStart;
-  const metadata: Record<string, string> = {};
+  const metadata = nullDict<string>();
   const entries: Entry[] = [];
 
   for (const name of Object.keys(header)) {
@@ -368,11 +404,14 @@ function parseImpl(buf: Uint8Array, source: string): SafetensorsFile {
         if (typeof v !== 'string') {
           throw stError(source, `${METADATA_KEY} value for ${show(k)} must be a string, got ${show(v)}`);
         }
-        defineEntry(metadata, k, v);
+        metadata[k] = v;
       }
       continue;
     }
     entries.push(checkEntry(name, value, dataLen, source));
+  }
+  if (entries.length > MAX_TENSORS) {
+    throw stError(source, `header describes ${entries.length} tensors, more than the ${MAX_TENSORS} one file may hold`);
   }
 
   // Sorted by position, the entries must tile [0, dataLen) exactly.
@@ -394,17 +433,21 @@ function parseImpl(buf: Uint8Array, source: string): SafetensorsFile {
       `tensors cover ${expected} bytes but the data section has ${dataLen} (unreferenced trailing bytes)`,
     );
   }
+  return { metadata, entries };
+}
 
-  const tensors: Record<string, NamedArray> = {};
+/** Copies each entry's bytes out of the data section into a fresh, aligned typed array. */
+function copyTensors(entries: Entry[], data: Uint8Array): Record<string, NamedArray> {
+  const tensors = nullDict<NamedArray>();
   for (const e of entries) {
     const info = DTYPES[e.dtype];
-    const data = new info.ctor(e.count);
-    const dst = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    dst.set(buf.subarray(dataStart + e.begin, dataStart + e.end));
+    const arr = new info.ctor(e.count);
+    const dst = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
+    dst.set(data.subarray(e.begin, e.end));
     if (!HOST_LITTLE_ENDIAN) swapBytes(dst, info.size);
-    defineEntry(tensors, e.name, { dtype: e.dtype, shape: e.shape, data });
+    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: arr };
   }
-  return { tensors, metadata };
+  return tensors;
 }
 
 /** Validates one tensor entry of the header. */
@@ -457,6 +500,7 @@ function checkEntry(name: string, value: unknown, dataLen: number, source: strin
  *   data array that does not match the dtype.
  */
 export function toFloat32(a: NamedArray): Float32Array {
+  if (!isPlainObject(a)) throw stError('toFloat32', `expected {dtype, shape, data}, got ${show(a)}`);
   if (!isKnownDtype(a.dtype)) {
     throw stError('toFloat32', `unknown dtype ${show(a.dtype)}, expected one of ${KNOWN_DTYPES}`);
   }
@@ -512,23 +556,55 @@ export function saveSafetensors(
   tensors: Record<string, NamedArray>,
   metadata?: Record<string, string>,
 ): void {
-  writeFileAtomic(path, serializeImpl(tensors, metadata, path));
+  if (typeof path !== 'string' || path === '') throw stError(String(path), `the path must be a non-empty string, got ${show(path)}`);
+  const bytes = serializeImpl(tensors, metadata, path);
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (err) {
+    throw stError(path, `cannot write: ${writeFailure(err, path)}`, err);
+  }
 }
 
 /**
  * Reads and parses a safetensors file.
+ *
+ * Only regular files are read (a FIFO, /dev/zero or a directory is refused
+ * without blocking), and every read is bounded: the 8-byte prefix, then the
+ * header it declares (at most 100 MB), then exactly the data section that the
+ * validated header describes.
  *
  * @param path - File to read.
  * @throws `Error` starting with `safetensors: <path>: ` if the file cannot be
  *   read or is malformed (see {@link parseSafetensors}).
  */
 export function loadSafetensors(path: string): SafetensorsFile {
-  let buf: Uint8Array;
+  let f;
   try {
-    buf = fs.readFileSync(path);
+    f = openRegularFile(path);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw stError(path, `cannot read file: ${why}`, err);
+    throw stError(String(path), `cannot read file: ${why}`, err);
   }
-  return parseSafetensors(buf, path);
+  try {
+    const read = (pos: number, n: number): Buffer => {
+      try {
+        return readExactly(f, pos, n);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw stError(path, `cannot read file: ${why}`, err);
+      }
+    };
+    const prefix = read(0, Math.min(8, f.size));
+    const headerLen = checkPrefix(prefix, f.size, path);
+    const dataStart = 8 + headerLen, dataLen = f.size - dataStart;
+    const header = parseHeader(read(8, headerLen), dataLen, path);
+    // the header accounts for every byte of the data section: read exactly that
+    return { tensors: copyTensors(header.entries, read(dataStart, dataLen)), metadata: header.metadata };
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('safetensors:') && err.constructor === Error) throw err;
+    const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    throw stError(path, `unexpected failure while reading: ${why}`, err);
+  } finally {
+    closeFile(f);
+  }
 }

@@ -4,13 +4,16 @@
  * with PyTorch's key names, train/eval mode and a printed summary.
  */
 import { noGrad } from '../autograd';
-import { Tensor, keep, zeros, describe, sameShape, tidy } from '../tensor';
+import { Tensor, keep, zeros, describe, sameShape, tidy, assertTensor, checkShape } from '../tensor';
 import { checkTo, type ToTarget } from '../ops/device';
+import { boolArg, checkOptions } from '../ops/args';
 
 const PARAM = Symbol('blasnet.parameter');
 
 /** Marks a tensor as a learnable parameter (requires grad, outlives tidy). Returns it. */
 export function Parameter(t: Tensor, requiresGrad = true): Tensor {
+  assertTensor('Parameter', t, 'tensor')._check('Parameter');
+  boolArg('Parameter', 'requiresGrad', requiresGrad, true);
   (t as unknown as Record<symbol, boolean>)[PARAM] = true;
   if (requiresGrad) t.requiresGrad_();
   else keep(t);
@@ -95,6 +98,7 @@ export abstract class Module {
    * reachable twice (a shared layer) is listed once, as PyTorch's named_modules.
    */
   namedModules(prefix = ''): [string, Module][] {
+    if (typeof prefix !== 'string') throw new TypeError(`namedModules: prefix must be a string, got ${describe(prefix)}`);
     const out: [string, Module][] = [];
     const seen = new Set<Module>();
     const walk = (m: Module, name: string): void => {
@@ -158,6 +162,7 @@ export abstract class Module {
 
   /** All parameters with dotted names, as PyTorch's named_parameters(). */
   namedParameters(prefix = ''): [string, Tensor][] {
+    if (typeof prefix !== 'string') throw new TypeError(`namedParameters: prefix must be a string, got ${describe(prefix)}`);
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
     for (const [name, m] of this.namedModules(prefix))
@@ -184,6 +189,7 @@ export abstract class Module {
 
   /** Sets training mode on this module and its descendants. Returns this. */
   train(mode = true): this {
+    boolArg('train', 'mode', mode, true);
     for (const [, m] of this.namedModules()) m.training = mode;
     return this;
   }
@@ -201,9 +207,12 @@ export abstract class Module {
     }
   }
 
-  /** Parameters and buffers by key, in registration order. The tensors are the module's own (shared storage, detached). */
+  /**
+   * Parameters and buffers by key, in registration order. The tensors are the module's own (shared storage, detached).
+   * The dict has no prototype: every key is an own entry and nothing is inherited.
+   */
   stateDict(): StateDict {
-    const sd: StateDict = {};
+    const sd = Object.create(null) as StateDict;
     // as PyTorch's state_dict: a shared module appears under each of its names
     const walk = (m: Module, pre: string): void => {
       for (const [k, p] of m.ownParameters()) sd[pre + k] = p;
@@ -222,24 +231,27 @@ export abstract class Module {
    */
   loadStateDict(sd: StateDict | Record<string, Tensor>, opts: LoadStateDictOptions = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
     if (sd === null || typeof sd !== 'object') throw new TypeError(`loadStateDict: expected an object of tensors, got ${describe(sd)}`);
-    const strict = opts.strict ?? true;
+    opts = checkOptions('loadStateDict', opts, ['strict']);
+    const strict = boolArg('loadStateDict', 'strict', opts.strict, true);
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in sd));
-    const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
+    // own keys only: a checkpoint key such as 'constructor' or '__proto__' is unexpected, never "found" on a prototype
+    const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+    const missingKeys = Object.keys(own).filter((k) => !has(sd, k));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !has(own, k));
     if (strict && (missingKeys.length || unexpectedKeys.length))
       throw new Error(
         `loadStateDict: keys do not match${missingKeys.length ? `; missing: ${missingKeys.join(', ')}` : ''}${unexpectedKeys.length ? `; unexpected: ${unexpectedKeys.join(', ')}` : ''}`,
       );
     // Check everything first so a bad dict changes nothing.
     for (const [k, t] of Object.entries(own)) {
-      if (!(k in sd)) continue;
+      if (!has(sd, k)) continue;
       const src = sd[k];
       if (!(src instanceof Tensor)) throw new TypeError(`loadStateDict: ${k} must be a Tensor, got ${describe(src)}`);
-      src._check('loadStateDict');
+      src._check(`loadStateDict: ${k}`);
       if (!sameShape(src.shape, t.shape))
         throw new Error(`loadStateDict: size mismatch for ${k}: the checkpoint has shape [${src.shape.join(',')}], the model has [${t.shape.join(',')}]`);
     }
-    for (const [k, t] of Object.entries(own)) if (k in sd) t.copy_(sd[k]);
+    for (const [k, t] of Object.entries(own)) if (has(sd, k)) t.copy_(sd[k]);
     return { missingKeys, unexpectedKeys };
   }
 
@@ -281,6 +293,7 @@ export abstract class Module {
    * with the totals. Pooling and activations have no parameters.
    */
   summary(inputShape: readonly number[]): string {
+    checkShape('summary', inputShape, 'inputShape');
     const rows: [string, string, string, number][] = [];
     const leaves = this.namedModules().filter(([, m]) => m.children().length === 0);
     const saved = new Map<Module, Module['forward']>();
@@ -297,6 +310,9 @@ export abstract class Module {
         };
       }
       tidy(() => noGrad(() => this.forward(zeros(inputShape))));
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`summary: a zero input of shape [${inputShape.join(',')}] does not run through the model: ${why}`, { cause: e });
     } finally {
       for (const [m, f] of saved) m.forward = f;
       for (const [m, t] of modes) m.training = t;

@@ -69,3 +69,23 @@ export function checkOptions<T extends object>(op: string, opts: T | null | unde
   }
   return opts;
 }
+
+/** A boolean argument (or its default when undefined); anything else throws naming it. */
+export function boolArg(op: string, name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+/** A finite number argument (or its default when undefined); anything else throws naming it. */
+export function numberArg(op: string, name: string, v: unknown, dflt?: number): number {
+  if (v === undefined && dflt !== undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${op}: ${name} must be a finite number, got ${describe(v)}`);
+  return v;
+}
+
+/** A function argument; anything else throws naming it. */
+export function fnArg<F>(op: string, name: string, v: F): F {
+  if (typeof v !== 'function') throw new TypeError(`${op}: ${name} must be a function, got ${describe(v)}`);
+  return v;
+}

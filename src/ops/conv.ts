@@ -4,7 +4,7 @@
  * batch for the weight gradient. 1-D and 2-D run as 3-D with size-1 dims.
  */
 import { native } from '../native';
-import { intTuple } from './args';
+import { checkOptions, intTuple } from './args';
 import { Tensor, fromOp, describe, assertTensor, numelOf } from '../tensor';
 
 /** Padding spelled like PyTorch, plus explicit before/after pairs. */
@@ -63,7 +63,7 @@ export function convGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Ten
     assertTensor(op, bias, 'bias');
     bias._check(op);
   }
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
+  opts = checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups']);
   if (x.ndim !== nd + 2)
     throw new Error(`${op}: expected a ${nd + 2}-d input [N, C${nd === 1 ? ', L' : nd === 2 ? ', H, W' : ', D, H, W'}], got shape [${x.shape.join(',')}]`);
   if (weight.ndim !== nd + 2) throw new Error(`${op}: expected a ${nd + 2}-d weight, got shape [${weight.shape.join(',')}]`);

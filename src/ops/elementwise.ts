@@ -4,9 +4,13 @@
 import { native, type Handle } from '../native';
 import { Tensor, fromOp, describe, sameShape, numelOf } from '../tensor';
 import { Bin, Un, Act } from './codes';
+import { numberArg } from './args';
 
 /** @internal The broadcast result shape of a and b, or a clear Error. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  for (const [k, s] of [['a', a], ['b', b]] as const)
+    if (!Array.isArray(s) || !s.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
+      throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape ${k} must be an array of non-negative integers, got ${describe(s)}`);
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
@@ -72,6 +76,7 @@ function binary(name: string, code: Bin, a: Tensor, b: Tensor, backward: (g: Ten
 /** a + alpha * b */
 export function add(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
   checkOperand('add', b, 'other');
+  numberArg('add', 'alpha', alpha);
   a._check('add');
   if (typeof b === 'number') {
     const s = b * alpha;
@@ -101,6 +106,7 @@ function scaledBinary(name: string, code: Bin.Add | Bin.Sub, a: Tensor, b: Tenso
 /** a - alpha * b */
 export function sub(a: Tensor, b: Tensor | number, alpha = 1): Tensor {
   checkOperand('sub', b, 'other');
+  numberArg('sub', 'alpha', alpha);
   a._check('sub');
   if (typeof b === 'number') return add(a, -b * alpha);
   if (alpha !== 1) return scaledBinary('sub', Bin.Sub, a, b, alpha);
@@ -178,24 +184,16 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
     });
   }
   const bb = b;
-  const out = binary('pow', Bin.Pow, a, bb, (g) => {
-    let ga: Tensor | null = null, gb: Tensor | null = null;
-    if (a.requiresGrad) {
-      const bm1 = Tensor._wrap(native.unary(Un.AddScalar, bb._h('pow'), -1), bb.shape);
-      const t = binaryRaw('pow', Bin.Pow, a, bm1);
-      const u = binaryRaw('pow', Bin.Mul, t, bb);
-      ga = sumTo(rawMul(g, u), a.shape);
-      bm1.dispose(); t.dispose(); u.dispose();
-    }
-    if (bb.requiresGrad) {
-      const la = Tensor._wrap(native.unary(Un.Log, a._h('pow')), a.shape);
-      const t = binaryRaw('pow', Bin.Mul, out, la);
-      gb = sumTo(rawMul(g, t), bb.shape);
-      la.dispose(); t.dispose();
-    }
-    return [ga, gb];
+  return binary('pow', Bin.Pow, a, bb, (g) => {
+    // PyTorch's formulas: d/da = b==0 ? 0 : b·a^(b-1);  d/db = a==0 && b>=0 ? 0 : a^b·log(a)
+    const side = (code: Bin.PowGradBase | Bin.PowGradExponent, to: readonly number[]): Tensor => {
+      const f = binaryRaw('pow', code, a, bb);
+      const r = rawMul(g, f);
+      f.dispose();
+      return sumTo(r, to);
+    };
+    return [a.requiresGrad ? side(Bin.PowGradBase, a.shape) : null, bb.requiresGrad ? side(Bin.PowGradExponent, bb.shape) : null];
   });
-  return out;
 }
 
 /** -x */
@@ -257,6 +255,7 @@ export function tanh(x: Tensor): Tensor {
 }
 /** x if x > 0 else slope * x */
 export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+  numberArg('leakyRelu', 'negativeSlope', slope);
   return fromOp(unaryOp(Un.LeakyRelu, x, slope, 'leakyRelu'), x.shape, 'LeakyReluBackward', [x], (g) => {
     const pos = Tensor._wrap(native.unary(Un.GtScalar, x._h('leakyRelu'), 0), x.shape); // 1 or 0
     native.unaryInplace(Un.MulScalar, pos._h('leakyRelu'), 1 - slope);
@@ -273,19 +272,16 @@ function minmax(name: string, code: Bin.Maximum | Bin.Minimum, a: Tensor, b: Ten
   if (typeof b === 'number') return code === Bin.Maximum ? clamp(a, b, undefined) : clamp(a, undefined, b);
   const bt = b;
   return binary(name, code, a, bt, (g) => {
-    // As PyTorch: the gradient goes to the selected side, split in half on ties.
-    const win = (x: Tensor, y: Tensor): Tensor => {
-      const sel = binaryRaw(name, code === Bin.Maximum ? Bin.Gt : Bin.Lt, x, y);
-      const tie = binaryRaw(name, Bin.Eq, x, y);
-      native.unaryInplace(Un.MulScalar, tie._h(name), 0.5);
-      const m = binaryRaw(name, Bin.Add, sel, tie);
-      sel.dispose();
-      tie.dispose();
+    // As PyTorch: the gradient goes to the selected side, split in half on ties;
+    // where either side is NaN (the result is NaN) both sides get all of it.
+    const grad = code === Bin.Maximum ? Bin.MaximumGrad : Bin.MinimumGrad;
+    const side = (x: Tensor, y: Tensor): Tensor => {
+      const m = binaryRaw(name, grad, x, y);
       const r = rawMul(g, m);
       m.dispose();
       return r;
     };
-    return [a.requiresGrad ? sumTo(win(a, bt), a.shape) : null, bt.requiresGrad ? sumTo(win(bt, a), bt.shape) : null];
+    return [a.requiresGrad ? sumTo(side(a, bt), a.shape) : null, bt.requiresGrad ? sumTo(side(bt, a), bt.shape) : null];
   });
 }
 /** Elementwise maximum (with a number: clamp from below). */

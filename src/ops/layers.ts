@@ -1,6 +1,6 @@
 /** Linear, dropout and batch norm as differentiable functions. */
 import { native, type Handle } from '../native';
-import { contiguousStrides } from './args';
+import { boolArg, checkOptions, contiguousStrides, numberArg } from './args';
 import { Tensor, fromOp, assertTensor, describe, rand } from '../tensor';
 import { binaryRaw, mul } from './elementwise';
 import { Bin, Un } from './codes';
@@ -14,7 +14,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   weight._check(op);
   if (weight.ndim !== 2) throw new Error(`${op}: weight must be 2-d [out, in], got shape [${weight.shape.join(',')}]`);
   const [outF, inF] = weight.shape;
-  if (x.ndim < 1 || x.shape[x.ndim - 1] !== inF)
+  if (x.ndim < 1) throw new Error(`${op}: input must have at least 1 dim [..., ${inF}], got a 0-d tensor`);
+  if (x.shape[x.ndim - 1] !== inF)
     throw new Error(`${op}: input has ${x.shape[x.ndim - 1]} features (shape [${x.shape.join(',')}]) but weight expects ${inF} (weight shape [${weight.shape.join(',')}])`);
   if (bias != null) {
     assertTensor(op, bias, 'bias');
@@ -38,10 +39,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 /** Zeroes elements with probability p and scales the rest by 1/(1−p) when `training`. */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   assertTensor('dropout', x, 'input');
+  x._check('dropout');
   if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${describe(p)}`);
-  if (!training || p === 0) return x;
+  if (!boolArg('dropout', 'training', training, true) || p === 0) return x;
   if (p === 1) return mul(x, 0);
-  // mask: 1/(1−p) where u > p, else 0; kept for backward, freed with the node
+  // mask: 1/(1−p) where u > p, else 0; saved by the node (survives tidy with the graph, freed with it)
   const mask = rand(x.shape as number[]);
   native.unaryInplace(Un.GtScalar, mask._h('dropout'), p);
   native.unaryInplace(Un.MulScalar, mask._h('dropout'), 1 / (1 - p));
@@ -51,7 +53,8 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
     'DropoutBackward',
     [x],
     (g) => [binaryRaw('dropout', Bin.Mul, g, mask)],
-    () => mask.dispose(),
+    undefined,
+    [mask],
   );
   return y;
 }
@@ -71,10 +74,20 @@ export interface BatchNormOptions {
  * Batch normalisation over [N, C, ...]: per-channel statistics of the batch in
  * training (running estimates updated in place), running estimates in eval.
  */
+const BATCH_NORM_OPTIONS = ['runningMean', 'runningVar', 'weight', 'bias', 'training', 'momentum', 'eps'] as const;
+
 export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
   const op = 'batchNorm';
   assertTensor(op, x, 'input');
   x._check(op);
+  opts = checkOptions(op, opts, BATCH_NORM_OPTIONS);
+  for (const k of ['runningMean', 'runningVar', 'weight', 'bias'] as const) {
+    const t = opts[k];
+    if (t != null) assertTensor(op, t, k)._check(`${op}: ${k}`);
+  }
+  boolArg(op, 'training', opts.training, true);
+  numberArg(op, 'momentum', opts.momentum, 0.1);
+  numberArg(op, 'eps', opts.eps, 1e-5);
   if (x.ndim < 2) throw new Error(`${op}: expected an input [N, C, ...], got shape [${x.shape.join(',')}]`);
   const [N, C] = x.shape;
   const S = x.numel / Math.max(N * C, 1);

@@ -50,7 +50,7 @@ function reduction(op: string, r: unknown): Reduction {
 }
 
 /** Reduces per-row losses [N] and builds the per-row gradient scale from the output gradient. */
-function reduceRows(rows: Handle, N: number, red: Reduction, name: string, inputs: Tensor[], backward: (scale: Handle) => Handle[], release: () => void): Tensor {
+function reduceRows(rows: Handle, N: number, red: Reduction, name: string, inputs: Tensor[], backward: (scale: Handle) => Handle[], release: (() => void) | undefined, saved: Tensor[]): Tensor {
   const rowsT = Tensor._wrap(rows, [N]);
   let h: Handle, shape: number[];
   if (red === 'none') {
@@ -75,6 +75,7 @@ function reduceRows(rows: Handle, N: number, red: Reduction, name: string, input
       return out.map((o, i) => Tensor._wrap(o, inputs[i].shape));
     },
     release,
+    saved,
   );
 }
 
@@ -96,11 +97,8 @@ export function crossEntropy(logits: Tensor, target: Target, opts: CrossEntropyO
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) throw new RangeError(`${op}: labelSmoothing must be in [0, 1], got ${describe(eps)}`);
   const { t, owned } = targetTensor(op, target, N);
   const [rows, probs] = native.crossEntropyForward(logits._h(op), t._h(op), N, C, eps);
-  const tk = owned ? t : t.detach(); // keep the target alive for backward
-  const out = reduceRows(rows, N, red, 'CrossEntropyBackward', [logits], (scale) => [native.crossEntropyBackward(probs, tk._h(op), scale, N, C, eps)], () => {
-    native.free(probs);
-    tk.dispose();
-  });
+  const tk = owned ? t : t.detach(); // saved by the node: survives tidy with the graph, freed with it
+  const out = reduceRows(rows, N, red, 'CrossEntropyBackward', [logits], (scale) => [native.crossEntropyBackward(probs, tk._h(op), scale, N, C, eps)], () => native.free(probs), [tk]);
   return logits.ndim === 1 && red === 'none' ? out.reshape([]) : out;
 }
 
@@ -115,8 +113,8 @@ export function nllLoss(logProbs: Tensor, target: Target, opts: { reduction?: Re
   const red = reduction(op, opts.reduction);
   const { t, owned } = targetTensor(op, target, N);
   const rows = native.nllForward(logProbs._h(op), t._h(op), N, C);
-  const tk = owned ? t : t.detach();
-  return reduceRows(rows, N, red, 'NllLossBackward', [logProbs], (scale) => [native.nllBackward(tk._h(op), scale, N, C)], () => tk.dispose());
+  const tk = owned ? t : t.detach(); // saved by the node
+  return reduceRows(rows, N, red, 'NllLossBackward', [logProbs], (scale) => [native.nllBackward(tk._h(op), scale, N, C)], undefined, [tk]);
 }
 
 /** Mean squared error between input and target of the same shape. */

@@ -57,7 +57,7 @@ export function mean(x: Tensor, dim?: number, keepdim = false): Tensor {
   return reduceSum(x, dim, keepdim, true, 'mean');
 }
 
-/** Gradient of a max along a dim: g routed to the index each slice's max came from. */
+/** Gradient of max(dim): g routed to the index of each reduced slice (the first max, or the first NaN). */
 function routeToIndex(g: Tensor, idx: Float32Array, shape: readonly number[], d: number): Tensor {
   const n = numelOf(shape);
   const gv = g.data();
@@ -157,7 +157,7 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
 export function softmax(x: Tensor, dim: number, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
   x._check(op);
-  if (typeof dim !== 'number') throw new TypeError(`${op}: dim is required (an integer)`);
+  if (dim === undefined) throw new TypeError(`${op}: dim is required (an integer)`);
   const d = normDim(op, dim, x.ndim);
   const [o, s, i] = x.ndim === 0 ? [1, 1, 1] : split(x.shape, d);
   let y: Tensor;

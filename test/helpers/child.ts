@@ -56,3 +56,10 @@ export function runNodeJson<T = unknown>(script: string, opts: Parameters<typeof
   if (r.status !== 0) throw new Error(`child node exited with ${r.status ?? r.signal}:\n${r.stderr.slice(-4000)}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/**
+ * Set by scripts/asan-test.sh: the addon runs under AddressSanitizer, whose
+ * shadow memory and quarantine make RSS figures meaningless and training
+ * 5–10× slower. RSS bounds are asserted only without it.
+ */
+export const UNDER_SANITIZER = !!process.env.BLASNET_UNDER_ASAN;

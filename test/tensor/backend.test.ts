@@ -1,13 +1,12 @@
-// Backend introspection, threading and the OpenBLAS kernel choice.
+// Backend introspection, threading and the OpenBLAS kernel choice. Some
+// machines set OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) and some do not, so
+// everything that depends on it runs in child processes under both
+// environments (test/helpers/child.ts); the in-process checks hold either way.
 import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { backendInfo, setNumThreads, getNumThreads } from '../../src';
 import { chooseCore } from '../../src/native';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const DIST = path.join(ROOT, 'dist', 'index.js');
+import { DIST, openblasEnvironments, runNode, runNodeJson } from '../helpers/child';
 
 function cpuFlags(): Set<string> {
   try {
@@ -20,37 +19,29 @@ function cpuFlags(): Set<string> {
 const FLAGS = cpuFlags();
 const IS_X64_LINUX = process.platform === 'linux' && process.arch === 'x64';
 const HAS_AVX512 = IS_X64_LINUX && ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => FLAGS.has(f));
+const HAS_DIST = fs.existsSync(DIST);
 
-/** Runs a child node that loads dist/ and prints backendInfo(), with a given environment. */
-function childBackendInfo(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const script = `process.stdout.write(JSON.stringify(require(${JSON.stringify(path.join(ROOT, 'dist'))}).backendInfo()))`;
-  const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
-  return JSON.parse(out);
-}
-function envWithout(...keys: string[]): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of keys) delete env[k];
-  return env;
+function checkInfo(i: Record<string, unknown> & ReturnType<typeof backendInfo>): void {
+  expect(i.blas).toMatch(/^OpenBLAS \d+\.\d+\.\d+/);
+  expect(typeof i.blasConfig).toBe('string');
+  expect(i.blasConfig.startsWith('OpenBLAS')).toBe(true);
+  expect(typeof i.core).toBe('string');
+  expect(i.core.length).toBeGreaterThan(0);
+  expect(['user', 'blasnet', 'openblas']).toContain(i.coreSource);
+  expect(Number.isInteger(i.threads)).toBe(true);
+  expect(i.threads).toBeGreaterThanOrEqual(1);
+  expect(i.blasThreads).toBe(1);
+  expect(['avx512', 'avx2', 'avx', 'sse4.2', 'sse2', 'neon', 'scalar']).toContain(i.simd);
 }
 
-describe('backendInfo()', () => {
+describe('backendInfo() in this process', () => {
   it('reports OpenBLAS, the core, threads and SIMD level', () => {
     const i = backendInfo();
-    expect(i.blas).toMatch(/^OpenBLAS/);
-    expect(i.blas).toMatch(/^OpenBLAS \d+\.\d+\.\d+/);
-    expect(typeof i.blasConfig).toBe('string');
-    expect(i.blasConfig.startsWith('OpenBLAS')).toBe(true);
-    expect(typeof i.core).toBe('string');
-    expect(i.core.length).toBeGreaterThan(0);
-    expect(['user', 'blasnet', 'openblas']).toContain(i.coreSource);
-    expect(Number.isInteger(i.threads)).toBe(true);
-    expect(i.threads).toBeGreaterThanOrEqual(1);
+    checkInfo(i);
     expect(i.threads).toBe(getNumThreads());
-    expect(i.blasThreads).toBe(1);
-    expect(['avx512', 'avx2', 'avx', 'sse4.2', 'sse2', 'neon', 'scalar']).toContain(i.simd);
   });
 
-  it('coreSource reflects OPENBLAS_CORETYPE in this process', () => {
+  it('coreSource reflects OPENBLAS_CORETYPE as the user set it (blasnet leaves no trace in process.env)', () => {
     const i = backendInfo();
     if (process.env.OPENBLAS_CORETYPE) {
       expect(i.coreSource).toBe('user');
@@ -73,19 +64,7 @@ describe('backendInfo()', () => {
   });
 });
 
-/**
- * Runs a script in a child node that has loaded dist/ as `b`, with a time limit,
- * so that a deadlock in the native thread pool fails the test instead of hanging
- * the whole run.
- */
-function runChild(body: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000) {
-  const script = `const b = require(${JSON.stringify(path.join(ROOT, 'dist'))});\n${body}`;
-  const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 });
-  const timedOut = r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
-  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', timedOut };
-}
-
-describe('setNumThreads / getNumThreads', () => {
+describe('setNumThreads / getNumThreads in this process', () => {
   it('rejects bad values with RangeError and keeps the current value', () => {
     const old = getNumThreads();
     for (const bad of [0, -1, 1.5, NaN, Infinity, 257, 'x', '4', null, undefined, {}, [2]]) {
@@ -99,69 +78,102 @@ describe('setNumThreads / getNumThreads', () => {
     setNumThreads(old);
     expect(getNumThreads()).toBe(old);
   });
-
-  // The checks below change the pool size more than once in a row. They run in a
-  // child process with a time limit: a hang there fails the test, not the run.
-  it.skipIf(!fs.existsSync(DIST))('round-trips and restores the old value (child process)', () => {
-    const r = runChild(`
-      const old = b.getNumThreads();
-      let seen = [];
-      for (let rep = 0; rep < 10; rep++) {
-        seen = [];
-        for (const n of [1, 2, 3, 7, 1]) { b.setNumThreads(n); seen.push([b.getNumThreads(), b.backendInfo().threads]); }
-        b.setNumThreads(old);
-      }
-      console.log(JSON.stringify({ old, seen, after: b.getNumThreads() }));
-    `, process.env, 20_000);
-    expect(r.timedOut, `setNumThreads sequence hung (deadlock); stderr: ${r.stderr}`).toBe(false);
-    expect(r.status, `signal ${r.signal}; stderr: ${r.stderr}`).toBe(0);
-    const { old, seen, after } = JSON.parse(r.stdout.trim());
-    expect(seen).toEqual([[1, 1], [2, 2], [3, 3], [7, 7], [1, 1]]);
-    expect(after).toBe(old);
-  });
-
-  it.skipIf(!fs.existsSync(DIST))('two setNumThreads calls in quick succession do not deadlock (child process)', () => {
-    // The race is timing-dependent: repeat each sequence many times in one child.
-    for (const seq of [[3, 4], [5, 1], [1, 2, 3]]) {
-      const r = runChild(
-        `for (let i = 0; i < 50; i++) for (const n of ${JSON.stringify(seq)}) b.setNumThreads(n); console.log(b.getNumThreads());`,
-        process.env,
-        15_000,
-      );
-      expect(r.timedOut, `setNumThreads(${seq.join('), setNumThreads(')}) x50 hung`).toBe(false);
-      expect(r.stdout.trim()).toBe(String(seq[seq.length - 1]));
-    }
-  });
-
-  it.skipIf(!fs.existsSync(DIST))('results do not depend on the thread count (matmul, reductions, elementwise; child process)', () => {
-    const r = runChild(`
-      const run = () => b.tidy(() => {
-        b.manualSeed(5);
-        const a = b.rand([300, 200]), c = b.rand([200, 150]);
-        return [a.matmul(c).data(), a.sum(0).data(), a.exp().add(c.sum()).data(), a.softmax(1).data()].map((d) => Array.from(d));
-      });
-      const old = b.getNumThreads();
-      b.setNumThreads(1);
-      const one = run();
-      b.setNumThreads(4);
-      const four = run();
-      b.setNumThreads(old);
-      // a matmul right after the last change still works
-      const m = b.tensor([[1, 2]]).matmul(b.tensor([[3], [4]])).item();
-      console.log(JSON.stringify({ one, four, m }));
-    `);
-    expect(r.timedOut, `hung; stderr: ${r.stderr}`).toBe(false);
-    expect(r.status, `signal ${r.signal}; stderr: ${r.stderr}`).toBe(0);
-    const { one, four, m } = JSON.parse(r.stdout.trim()) as { one: number[][]; four: number[][]; m: number };
-    expect(m).toBe(11);
-    expect(four[2]).toEqual(one[2]); // elementwise is exact
-    for (const k of [0, 1, 3]) {
-      const x = one[k], y = four[k];
-      expect(y.length).toBe(x.length);
-      for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(x[i])));
-    }
-  });
 });
+
+for (const { name, env } of openblasEnvironments()) {
+  const userCore = env.OPENBLAS_CORETYPE;
+  describe.skipIf(!HAS_DIST)(`in a fresh process with ${name}`, () => {
+    it('backendInfo() reports OpenBLAS, the core, threads and SIMD level', () => {
+      const { info, envAfter } = runNodeJson<{ info: ReturnType<typeof backendInfo>; envAfter: string | null }>(
+        `process.stdout.write(JSON.stringify({ info: blasnet.backendInfo(), envAfter: process.env.OPENBLAS_CORETYPE ?? null }))`,
+        { env, timeout: 60_000 },
+      );
+      checkInfo(info);
+      // the library leaves the environment as it found it
+      expect(envAfter).toBe(userCore ?? null);
+      if (userCore) {
+        expect(info.coreSource).toBe('user');
+        expect(info.core.toLowerCase()).toBe(userCore.toLowerCase());
+      } else {
+        const want = IS_X64_LINUX ? chooseCore(FLAGS) : undefined;
+        if (want) {
+          expect(info.coreSource).toBe('blasnet');
+          expect(info.core).toBe(want);
+        } else expect(info.coreSource).toBe('openblas');
+        expect(info.core).not.toBe('Prescott');
+      }
+    });
+
+    it('a child process of a blasnet process sees the environment the user gave', () => {
+      const out = runNodeJson<{ child: string | null }>(`
+        blasnet.backendInfo();
+        const r = require('node:child_process').spawnSync(process.execPath, ['-p', 'process.env.OPENBLAS_CORETYPE ?? "unset"'], { encoding: 'utf8' });
+        process.stdout.write(JSON.stringify({ child: r.stdout.trim() }));
+      `, { env, timeout: 60_000 });
+      expect(out.child).toBe(userCore ?? 'unset');
+    });
+
+    // The checks below change the pool size more than once in a row; a hang in
+    // the child fails the test (time limit), not the run.
+    it('setNumThreads round-trips and restores the old value', () => {
+      const r = runNode(`
+        const b = blasnet;
+        const old = b.getNumThreads();
+        let seen = [];
+        for (let rep = 0; rep < 10; rep++) {
+          seen = [];
+          for (const n of [1, 2, 3, 7, 1]) { b.setNumThreads(n); seen.push([b.getNumThreads(), b.backendInfo().threads]); }
+          b.setNumThreads(old);
+        }
+        console.log(JSON.stringify({ old, seen, after: b.getNumThreads() }));
+      `, { env, timeout: 20_000 });
+      expect(r.signal, `setNumThreads sequence hung or crashed; stderr: ${r.stderr}`).toBeNull();
+      expect(r.status, r.stderr).toBe(0);
+      const { old, seen, after } = JSON.parse(r.stdout.trim());
+      expect(seen).toEqual([[1, 1], [2, 2], [3, 3], [7, 7], [1, 1]]);
+      expect(after).toBe(old);
+    });
+
+    it('two setNumThreads calls in quick succession do not deadlock', () => {
+      // The race is timing-dependent: repeat each sequence many times in one child.
+      for (const seq of [[3, 4], [5, 1], [1, 2, 3]]) {
+        const r = runNode(`for (let i = 0; i < 50; i++) for (const n of ${JSON.stringify(seq)}) blasnet.setNumThreads(n); console.log(blasnet.getNumThreads());`, { env, timeout: 15_000 });
+        expect(r.signal, `setNumThreads(${seq.join('), setNumThreads(')}) x50 hung`).toBeNull();
+        expect(r.stdout.trim()).toBe(String(seq[seq.length - 1]));
+      }
+    });
+
+    it('results do not depend on the thread count (matmul, reductions, elementwise)', () => {
+      const r = runNode(`
+        const b = blasnet;
+        const run = () => b.tidy(() => {
+          b.manualSeed(5);
+          const a = b.rand([300, 200]), c = b.rand([200, 150]);
+          return [a.matmul(c).data(), a.sum(0).data(), a.exp().add(c.sum()).data(), a.softmax(1).data()].map((d) => Array.from(d));
+        });
+        const old = b.getNumThreads();
+        b.setNumThreads(1);
+        const one = run();
+        b.setNumThreads(4);
+        const four = run();
+        b.setNumThreads(old);
+        // a matmul right after the last change still works
+        const m = b.tensor([[1, 2]]).matmul(b.tensor([[3], [4]])).item();
+        console.log(JSON.stringify({ one, four, m }));
+      `, { env, timeout: 30_000 });
+      expect(r.signal, `hung; stderr: ${r.stderr}`).toBeNull();
+      expect(r.status, r.stderr).toBe(0);
+      const { one, four, m } = JSON.parse(r.stdout.trim()) as { one: number[][]; four: number[][]; m: number };
+      expect(m).toBe(11);
+      expect(four[2]).toEqual(one[2]); // elementwise is exact
+      for (const k of [0, 1, 3]) {
+        const x = one[k], y = four[k];
+        expect(y.length).toBe(x.length);
+        for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(x[i])));
+      }
+    });
+  });
+}
 
 describe('chooseCore (OpenBLAS kernel from CPU flags)', () => {
   const S = (...f: string[]) => new Set(f);
@@ -198,50 +210,36 @@ describe('chooseCore (OpenBLAS kernel from CPU flags)', () => {
   });
 });
 
-describe.skipIf(!fs.existsSync(DIST) || !IS_X64_LINUX)('kernel choice in a fresh process (child node on dist/)', () => {
-  it('without OPENBLAS_CORETYPE blasnet picks the kernel from the CPU flags', () => {
-    const info = childBackendInfo(envWithout('OPENBLAS_CORETYPE'));
-    const want = chooseCore(FLAGS);
-    if (want) {
-      expect(info.coreSource).toBe('blasnet');
-      expect(info.core).toBe(want);
-    } else {
-      expect(info.coreSource).toBe('openblas');
-    }
-    expect(info.core).not.toBe('Prescott');
-  });
+describe.skipIf(!HAS_DIST || !IS_X64_LINUX)('kernel choice in a fresh process (child node on dist/)', () => {
+  const unset = openblasEnvironments()[0].env;
+  const info = (env: NodeJS.ProcessEnv) => runNodeJson<ReturnType<typeof backendInfo>>('process.stdout.write(JSON.stringify(blasnet.backendInfo()))', { env, timeout: 60_000 });
 
   it.runIf(HAS_AVX512)('on an AVX-512 CPU the chosen core is SkylakeX', () => {
-    const info = childBackendInfo(envWithout('OPENBLAS_CORETYPE'));
-    expect(info.core).toBe('SkylakeX');
-    expect(info.coreSource).toBe('blasnet');
-    expect(info.simd).toBe('avx512');
+    const i = info(unset);
+    expect(i.core).toBe('SkylakeX');
+    expect(i.coreSource).toBe('blasnet');
+    expect(i.simd).toBe('avx512');
   });
 
   it("the user's OPENBLAS_CORETYPE wins (Sandybridge)", () => {
-    const info = childBackendInfo({ ...envWithout('OPENBLAS_CORETYPE'), OPENBLAS_CORETYPE: 'Sandybridge' });
-    expect(info.core).toBe('Sandybridge');
-    expect(info.coreSource).toBe('user');
+    const i = info({ ...unset, OPENBLAS_CORETYPE: 'Sandybridge' });
+    expect(i.core).toBe('Sandybridge');
+    expect(i.coreSource).toBe('user');
   });
 
   it('an empty OPENBLAS_CORETYPE counts as unset', () => {
-    const info = childBackendInfo({ ...envWithout('OPENBLAS_CORETYPE'), OPENBLAS_CORETYPE: '' });
-    expect(info.coreSource).not.toBe('user');
-    expect(info.core).not.toBe('Prescott');
+    const i = info({ ...unset, OPENBLAS_CORETYPE: '' });
+    expect(i.coreSource).not.toBe('user');
+    expect(i.core).not.toBe('Prescott');
   });
 
-  it('numbers agree across kernels (SkylakeX vs Sandybridge vs Haswell)', () => {
+  it('numbers agree across kernels (the default vs Sandybridge vs Haswell)', () => {
     const script = `
-      const b = require(${JSON.stringify(path.join(ROOT, 'dist'))});
-      b.manualSeed(9);
-      const a = b.rand([64, 48]), c = b.rand([48, 32]);
+      blasnet.manualSeed(9);
+      const a = blasnet.rand([64, 48]), c = blasnet.rand([48, 32]);
       process.stdout.write(JSON.stringify(Array.from(a.matmul(c).data())));
     `;
-    const run = (core?: string) => {
-      const env = envWithout('OPENBLAS_CORETYPE');
-      if (core) env.OPENBLAS_CORETYPE = core;
-      return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 })) as number[];
-    };
+    const run = (core?: string) => runNodeJson<number[]>(script, { env: core ? { ...unset, OPENBLAS_CORETYPE: core } : unset, timeout: 60_000 });
     const base = run();
     for (const core of ['Sandybridge', 'Haswell']) {
       const other = run(core);

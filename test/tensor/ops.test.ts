@@ -206,7 +206,8 @@ describe('unary ops against a float64 reference', () => {
     expect(Number.isNaN(tensor([-4]).sqrt().data()[0])).toBe(true);
     expectAllClose(tensor([-100, 100, 0]).sigmoid().data(), [0, 1, 0.5], 0, 1e-7, 'sigmoid extremes');
     expectAllClose(tensor([-30, 30]).tanh().data(), [-1, 1], 0, 1e-7, 'tanh extremes');
-    expect(Array.from(tensor([-0, -3, 2]).relu().data())).toEqual([0, 0, 2]);
+    // as torch.relu: -0 stays -0 (clamp_min), NaN propagates
+    expect(Array.from(tensor([-0, -3, 2, NaN]).relu().data())).toEqual([-0, 0, 2, NaN]);
   }));
 });
 
