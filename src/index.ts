@@ -34,4 +34,4 @@ export * as models from './models';
 export * as data from './data';
 export * as io from './io';
 export { save, load } from './io/checkpoint';
-export { InferenceSession } from './inference';
+export { InferenceSession, type InferenceSessionOptions, type LoadSessionOptions } from './plan';

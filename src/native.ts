@@ -97,6 +97,8 @@ export type Handle = { readonly __brand: 'blasnet.Storage' };
 
 /** Opaque handle to a compiled inference plan (native/plan.cc). */
 export type PlanHandle = { readonly __brand: 'blasnet.Plan' };
+/** Opaque handle to a session's weight store (native/plan.cc). */
+export type StoreHandle = { readonly __brand: 'blasnet.PlanStore' };
 
 /** @internal The functions the addon exports (see native/binding.cc). */
 export interface NativeAddon {
@@ -139,9 +141,15 @@ export interface NativeAddon {
   batchNormBackward(x: Handle, gy: Handle, g: Handle | null, mean: Handle, inv: Handle, N: number, C: number, S: number, training: boolean, nx: boolean, na: boolean): [Handle | null, Handle | null, Handle | null];
   sgdStep(p: Handle, g: Handle, buf: Handle | null, lr: number, momentum: number, dampening: number, nesterov: boolean, wd: number, first: boolean): void;
   adamStep(p: Handle, g: Handle, m: Handle, v: Handle, vmax: Handle | null, lr: number, b1: number, b2: number, eps: number, wd: number, step: number, amsgrad: boolean, decoupled: boolean): void;
-  planCreate(steps: object[], inPerSample: number): PlanHandle;
-  planRun(plan: PlanHandle, x: Handle): Handle;
-  planRunAsync(plan: PlanHandle, x: Handle): Promise<Handle>;
+  // inference plans (native/plan*.cc, src/plan/)
+  planStoreCreate(): StoreHandle;
+  planStoreAdd(store: StoreHandle, data: Handle | Float32Array): [number, number];
+  planStoreFoldConvBN(store: StoreHandle, w: number, bias: number, gamma: number, beta: number, mean: number, variance: number, eps: number): [number, number];
+  planStoreDispose(store: StoreHandle): void;
+  planCreate(store: StoreHandle, slots: Float64Array, steps: Float64Array, output: number, fixedN: number): PlanHandle;
+  planDispose(plan: PlanHandle): void;
+  planRun(plan: PlanHandle, x: Handle | Float32Array, N: number): Handle;
+  planSubmit(plan: PlanHandle, x: Handle | Float32Array, N: number): Promise<Handle>;
   backendInfo(): { blas: string; blasConfig: string; core: string; threads: number; blasThreads: number; simd: string };
   setNumThreads(n: number): void;
   getNumThreads(): number;
