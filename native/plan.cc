@@ -142,6 +142,8 @@ FN(StoreFoldConvBN) {
   return r;
 } END
 
+FN(StoreBytes) { return Napi::Number::New(env, static_cast<double>(store_of(info[0]).bytes)); } END
+
 FN(StoreDispose) {
   release(env, holder<plan::ConstStore>(info[0], kStoreTag, "a weight store"));
   return env.Undefined();
@@ -466,6 +468,7 @@ void init_plan(Napi::Env env, Napi::Object exports) {
   EXPORT("planStoreCreate", StoreCreate);
   EXPORT("planStoreAdd", StoreAdd);
   EXPORT("planStoreFoldConvBN", StoreFoldConvBN);
+  EXPORT("planStoreBytes", StoreBytes);
   EXPORT("planStoreDispose", StoreDispose);
   EXPORT("planCreate", PlanCreate);
   EXPORT("planDispose", PlanDispose);

@@ -145,6 +145,7 @@ export interface NativeAddon {
   planStoreCreate(): StoreHandle;
   planStoreAdd(store: StoreHandle, data: Handle | Float32Array): [number, number];
   planStoreFoldConvBN(store: StoreHandle, w: number, bias: number, gamma: number, beta: number, mean: number, variance: number, eps: number): [number, number];
+  planStoreBytes(store: StoreHandle): number;
   planStoreDispose(store: StoreHandle): void;
   planCreate(store: StoreHandle, slots: Float64Array, steps: Float64Array, output: number, fixedN: number): PlanHandle;
   planDispose(plan: PlanHandle): void;

@@ -100,13 +100,14 @@ export class InferenceSession {
   /** live tensor handle → its snapshot in the store */
   private readonly consts = new Map<object, { idx: number; numel: number }>();
   private readonly folds = new Map<string, [number, number]>();
+  /** constants made inside forward (tensor([...]) and the like), by content, so plans share them too */
+  private readonly dataConsts = new Map<string, { idx: number; data: Float32Array }[]>();
   private readonly plans = new Map<string, Compiled>();
   /** per-sample shape key → 'poly' (one plan for N ≥ 2) or 'fixed' (a plan per batch size) */
   private readonly batching = new Map<string, 'poly' | 'fixed'>();
   private readonly maxPlans: number;
   private readonly foldBatchNorm: boolean;
   private tick = 0;
-  private bytes = 0;
 
   /**
    * A session for `model` (any Module built from blasnet ops). Its parameters
@@ -133,7 +134,6 @@ export class InferenceSession {
         if (this.consts.has(h)) continue;
         const [idx, numel] = storeAdd(this.store, t._storage.handle);
         this.consts.set(h, { idx, numel });
-        this.bytes += numel * 4;
       }
       if (inputShape) this.compileShape(op, inputShape);
     } catch (e) {
@@ -193,7 +193,7 @@ export class InferenceSession {
 
   /** Bytes of weights the session holds (one copy, shared by all its plans). */
   get weightBytes(): number {
-    return this.bytes;
+    return this.store ? native.planStoreBytes(this.store) : 0;
   }
 
   /**
@@ -206,7 +206,8 @@ export class InferenceSession {
     if (this.store) native.planStoreDispose(this.store);
     this.store = null;
     this.consts.clear();
-    this.bytes = 0;
+    this.dataConsts.clear();
+    this.folds.clear();
     if (this.ownsModel) this.model.dispose();
   }
 
@@ -367,10 +368,26 @@ export class InferenceSession {
         const [idx, numel] = storeAdd(this.store!, h);
         const e = { idx, numel };
         this.consts.set(h as unknown as object, e);
-        this.bytes += numel * 4;
         return e;
       },
     };
+  }
+
+  /** The store index of a constant made inside forward, stored once per distinct content. */
+  private dataConst(data: Float32Array): number {
+    const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    let h = 0x811c9dc5 ^ u.length;
+    for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
+    const key = `${u.length}:${h >>> 0}`;
+    const list = this.dataConsts.get(key) ?? [];
+    for (const e of list) {
+      const v = new Uint32Array(e.data.buffer, e.data.byteOffset, e.data.length);
+      if (v.every((x, i) => x === u[i])) return e.idx;
+    }
+    const idx = storeAdd(this.store!, data)[0];
+    list.push({ idx, data });
+    this.dataConsts.set(key, list);
+    return idx;
   }
 
   private traceAt(op: string, sample: readonly number[], N: number): Trace {
@@ -417,11 +434,7 @@ export class InferenceSession {
         return r;
       },
     });
-    const enc = encode(prog, (data) => {
-      const [idx, numel] = storeAdd(this.store!, data);
-      this.bytes += numel * 4;
-      return idx;
-    });
+    const enc = encode(prog, (data) => this.dataConst(data));
     let handle: PlanHandle;
     try {
       handle = native.planCreate(this.store!, enc.slots, enc.steps, enc.output, enc.fixedN);
