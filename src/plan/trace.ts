@@ -110,12 +110,17 @@ const REFUSED: Record<string, string> = {
 
 let active = false;
 
-/** Which Tensor method, if any, is reading values (for the error message). */
+/** Which Tensor method is reading values (the outermost of the Tensor frames at the top of the stack), for the message. */
 function readerName(): string {
-  const stack = new Error().stack ?? '';
-  const m = /at Tensor\.(\w+|\[[^\]]+\])/.exec(stack);
-  if (m) return m[1] === 'toString' || m[1].includes('inspect') ? 'printing a tensor' : `Tensor.${m[1]}()`;
-  return 'reading tensor values';
+  const frames = (new Error().stack ?? '').split('\n');
+  let name: string | null = null;
+  for (const f of frames) {
+    const m = /at Tensor\.(\w+|\[[^\]]+\])/.exec(f);
+    if (m) name = m[1];
+    else if (name) break;
+  }
+  if (!name) return 'reading tensor values';
+  return name === 'toString' || name.includes('inspect') ? 'printing a tensor' : `Tensor.${name}()`;
 }
 
 /**
@@ -265,6 +270,10 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
           if (y instanceof Tensor && !(y._storage.handle instanceof MetaHandle) && args.some((a) => a instanceof Tensor && a._storage.handle instanceof MetaHandle))
             refuse('returns a tensor it did not compute from its input (a cached or precomputed tensor, or a layer that calls no blasnet op): the plan would freeze it');
           return y;
+        } catch (e) {
+          // an op rejected its arguments: remember the innermost module it ran in
+          if (e instanceof Error && !(e instanceof TraceError) && (e as Error & { where?: string }).where === undefined) (e as Error & { where?: string }).where = label;
+          throw e;
         } finally {
           where = outer;
         }
@@ -275,15 +284,13 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
     const x = Tensor._wrap(new MetaHandle(input) as unknown as Handle, shape);
     const y = noGrad(() => model.forward(x));
     if (failure) throw failure;
-    if (!(y instanceof Tensor)) throw new TraceError(`forward returned ${describe(y)}, not a Tensor (a session serves one output tensor)`, `(root) ${model.constructor.name}`);
+    if (!(y instanceof Tensor)) throw new TraceError(`returns ${describe(y)}, not a Tensor (a session serves one output tensor)`, `(root) ${model.constructor.name}`);
     const h = y._storage.handle as unknown;
     if (!(h instanceof MetaHandle)) throw new TraceError('returns a tensor that does not depend on its input', `(root) ${model.constructor.name}`);
     if (h.val.kind === 'unusable') throw new TraceError(`returns ${h.val.why}`, `(root) ${model.constructor.name}`);
     return { batch: shape[0], input, vals, nodes, output: h.val, outShape: y.shape.slice() };
   } catch (e) {
     if (failure) throw failure;
-    if (e instanceof TraceError) throw e;
-    if (e instanceof Error) (e as Error & { where?: string }).where ??= where;
     throw e;
   } finally {
     active = false;
