@@ -334,11 +334,11 @@ export class InferenceSession {
     let c = this.plans.get(full);
     if (!c) {
       c = this.compilePlan(op, sample, N, key);
+      c.lastUse = ++this.tick;
       const fk = key + (N === 1 ? '1' : this.batching.get(key) === 'fixed' ? `N${N}` : 'n');
       this.plans.set(fk, c);
       this.evict();
-    }
-    c.lastUse = ++this.tick;
+    } else c.lastUse = ++this.tick;
     return c;
   }
 
