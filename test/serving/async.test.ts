@@ -11,45 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Tensor, tensor, zeros, randn, manualSeed, noGrad, tidy, nn, optim, models, save, InferenceSession, getNumThreads } from '../../src';
+import { makeRng as rng, bytesOf as bytes, expectBitwise } from '../helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist', 'index.js');
-
-// ---------------------------------------------------------------------------
-// helpers
-
-/** mulberry32: seeded uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The raw bytes of a float32 array. */
-function bytes(a: Float32Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/** Throws with the first differing element unless a and b are bitwise identical. */
-function expectBitwise(actual: Tensor | Float32Array, expected: Tensor | Float32Array, label: string): void {
-  const a = actual instanceof Tensor ? actual.data() : actual;
-  const e = expected instanceof Tensor ? expected.data() : expected;
-  if (actual instanceof Tensor && expected instanceof Tensor) expect(actual.shape, `${label}: shape`).toEqual(expected.shape);
-  if (a.length !== e.length) throw new Error(`${label}: ${a.length} elements, expected ${e.length}`);
-  if (bytes(a).equals(bytes(e))) return;
-  let n = 0, first = -1;
-  for (let i = 0; i < a.length; i++)
-    if (!Object.is(a[i], e[i])) {
-      n++;
-      if (first < 0) first = i;
-    }
-  throw new Error(`${label}: ${n} of ${a.length} elements differ; first at ${first}: ${a[first]} vs ${e[first]} (diff ${a[first] - e[first]})`);
-}
 
 /** The reference: eval mode, no grad, on the calling thread. */
 function syncForward(model: nn.Module, x: Tensor): Tensor {
