@@ -72,11 +72,11 @@ function routeToIndex(g: Tensor, idx: Float32Array, shape: readonly number[], d:
 export function maxAll(x: Tensor): Tensor {
   x._check('max');
   if (x.numel === 0) throw new Error('max: cannot reduce an empty tensor');
-  const [v, a] = native.reduceMax(x._h('max'), 1, x.numel, 1, true);
-  const arg = Tensor._wrap(a!, []);
-  const idx = arg.data();
-  arg.dispose();
-  return fromOp(v, [], 'MaxBackward', [x], (g) => [routeToIndex(g, idx, x.shape, undefined)]);
+  // the argmax is read back only when backward may need it (a compiled forward cannot read values)
+  const [v, a] = native.reduceMax(x._h('max'), 1, x.numel, 1, recording(x));
+  const idx = a ? native.toArray(a) : null;
+  if (a) native.free(a);
+  return fromOp(v, [], 'MaxBackward', [x], (g) => [routeToIndex(g, idx!, x.shape, undefined)]);
 }
 
 export function maxDim(x: Tensor, dim: number, keepdim = false): { values: Tensor; indices: Tensor } {

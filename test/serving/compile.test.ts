@@ -5,7 +5,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { Tensor, randn, manualSeed, noGrad, nn, InferenceSession, setNumThreads, getNumThreads } from '../../src';
 import { expectBitwise } from '../helpers';
-import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, settleBatchNorm } from './models';
+import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, Reductions, settleBatchNorm } from './models';
 
 const threadsBefore = getNumThreads();
 afterAll(() => setNumThreads(threadsBefore));
@@ -37,6 +37,7 @@ const CASES: Case[] = [
   },
   { name: 'broadcasting arithmetic in forward (SE gating, per-channel scale/shift, constants)', make: () => (manualSeed(4), new Broadcasting()), sample: [3, 9, 7], batches: [1, 2, 3, 6] },
   { name: 'batch statistics in forward (one plan per batch size)', make: () => (manualSeed(5), new BatchCentred()), sample: [3, 2, 2], batches: [1, 2, 3, 4, 9] },
+  { name: 'reductions (max, argmax, max over a dim, sums, means), comparisons, clamps, maths, tensors created in forward', make: () => (manualSeed(15), new Reductions()), sample: [2, 3], batches: [1, 2, 3, 5] },
   { name: 'permute, batched matmul and softmax (self-attention)', make: () => (manualSeed(6), new Attention()), sample: [3, 5, 4], batches: [1, 2, 3, 7] },
 ];
 

@@ -1,5 +1,5 @@
 // Models the serving tests compile: custom Modules the way users write them.
-import { Tensor, randn, tensor, ones, manualSeed, noGrad, tidy, nn } from '../../src';
+import { Tensor, randn, tensor, ones, zeros, full, arange, manualSeed, noGrad, tidy, nn } from '../../src';
 
 const F = nn.functional;
 
@@ -137,5 +137,22 @@ export class Attention extends nn.Module {
     const a = q.matmul(q.transpose(1, 2)).div(Math.sqrt(6)).softmax(-1); // [N, HW, HW]
     const o = this.proj.forward(a.matmul(q)); // [N, HW, C]
     return o.permute(0, 2, 1).reshape(x.shape[0], 6, x.shape[2], x.shape[3]).tanh();
+  }
+}
+
+/** Reductions, comparisons, clamps, elementwise maths and tensors created inside forward. */
+export class Reductions extends nn.Module {
+  fc = new nn.Linear(6, 6);
+  forward(x: Tensor): Tensor {
+    const h = this.fc.forward(x.flatten(1)); // [N, 6]
+    const top = h.max(); // over everything
+    const { values, indices } = h.max(1, true); // [N, 1]
+    const am = h.argmax(1, true);
+    const mask = h.gt(0).add(h.le(values)).sub(h.eq(values).mul(0.5));
+    let y = h.clamp(-0.5, 0.5).add(mask).maximum(h.mul(0.1)).minimum(2);
+    y = y.add(indices).add(am.mul(0.1)).sub(top).abs().add(1).sqrt().log().pow(2);
+    y = y.mul(arange(6).view(1, 6).add(1)).add(zeros([x.shape[0], 1])).add(full([1, 6], 0.5)).sub(ones([6]).mul(0.25));
+    const z = y.unsqueeze(2).squeeze(2).transpose(0, 1).clone().transpose(0, 1);
+    return z.tanh().sigmoid().exp().neg().sum(1, true).add(y.mean(1, true)).add(y.sum(0, true).mul(0));
   }
 }
