@@ -352,6 +352,9 @@ export class InferenceSession {
         }
       native.planDispose(this.plans.get(oldest!)!.handle);
       this.plans.delete(oldest!);
+      // forget how a shape batches once none of its plans is left (keeps this map bounded too)
+      const sample = oldest!.slice(0, oldest!.lastIndexOf(',') + 1);
+      if (![...this.plans.keys()].some((k) => k.startsWith(sample) && !k.slice(sample.length).includes(','))) this.batching.delete(sample);
     }
   }
 
