@@ -22,11 +22,6 @@
 #include <mutex>
 #include <memory>
 #include <thread>
-#if defined(__linux__)
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 #include "binding_args.h"
 #include "kernels.h"
@@ -257,15 +252,7 @@ void deliver(Job* j) {
   }
 }
 
-// The executor yields to the event loop: under contention for the cores, the
-// thread that submits runs and delivers results wins over the one computing them
-// (kExecutorNice only matters when the cores are oversubscribed).
-constexpr int kExecutorNice = 5;
-
 void executor_loop() {
-#if defined(__linux__)
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kExecutorNice);
-#endif
   Executor& ex = executor();
   for (;;) {
     Job* j;
