@@ -80,6 +80,20 @@ if (hasOrt && hasTorch && fs.existsSync(path.join(__dirname, 'export_onnx.py')))
   }
 }
 
+// Serving (bench/serving/): ResNet-8 exported once from the PyTorch definition,
+// for ORT (ONNX) and blasnet (safetensors, loaded into bench/serving/resnet8.js).
+let serveDir = null;
+if (hasTorch) {
+  serveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-bench-serve-'));
+  const r = spawnSync(python, [path.join(__dirname, 'serving', 'resnet8.py'), '--export', serveDir], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    notes.push(`ResNet-8 export failed (${(r.stderr || r.stdout || '').trim().split('\n').pop()}): blasnet serves random weights, ORT is skipped`);
+    fs.rmSync(serveDir, { recursive: true, force: true });
+    serveDir = null;
+  }
+}
+const serveArgs = (t) => ['--threads', String(t), ...(serveDir ? ['--model-dir', serveDir] : []), ...(quick ? ['--quick'] : [])];
+
 // sgemm from C with the same library and kernel: the reference for matmul's overhead.
 function cSgemm(threads) {
   const exe = path.join(os.tmpdir(), `blasnet-sgemm-${process.pid}`);
@@ -121,6 +135,16 @@ for (let r = 0; r < rounds; r++) {
       log(`round ${r + 1}/${rounds}: onnxruntime-node, ${t} thread(s)`);
       res[`onnxruntime@${t}`] = run('onnxruntime-node', process.execPath, [path.join(__dirname, 'ort_worker.js'), ...common(t), '--model', onnxModel]);
     }
+    log(`round ${r + 1}/${rounds}: serving (blasnet), ${t} thread(s)`);
+    res[`blasnet-serve@${t}`] = run('blasnet-serve', process.execPath, [path.join(__dirname, 'serving', 'blasnet_serve.js'), ...serveArgs(t)]);
+    if (onnxModel && serveDir) {
+      log(`round ${r + 1}/${rounds}: serving (onnxruntime-node), ${t} thread(s)`);
+      res[`onnxruntime-serve@${t}`] = run('onnxruntime-serve', process.execPath, [path.join(__dirname, 'serving', 'ort_serve.js'), ...serveArgs(t), '--lenet', onnxModel]);
+    }
+    if (hasTorch) {
+      log(`round ${r + 1}/${rounds}: serving (pytorch), ${t} thread(s)`);
+      res[`pytorch-serve@${t}`] = run('pytorch-serve', python, [path.join(__dirname, 'serving', 'resnet8.py'), '--bench', ...serveArgs(t).filter((a, i, all) => a !== '--model-dir' && all[i - 1] !== '--model-dir')]);
+    }
   }
   if (hasTfjs) {
     for (const backend of ['cpu', 'wasm']) {
@@ -131,6 +155,7 @@ for (let r = 0; r < rounds; r++) {
   perRound.push(res);
 }
 if (onnxModel) fs.rmSync(onnxModel, { force: true });
+if (serveDir) fs.rmSync(serveDir, { recursive: true, force: true });
 
 // ---------------------------------------------------------------------------
 const median = (xs) => {
@@ -158,6 +183,31 @@ const metrics = [
   ['sgemm_1024_gflops', 'sgemm 1024³ GFLOP/s', 'hi'],
   ['sgemm_2048_gflops', 'sgemm 2048³ GFLOP/s (peak)', 'hi'],
 ];
+// Serving rows (bench/serving/*, PEERS.md): printed as their own table.
+const serveMetrics = [
+  ['resnet8.b1_p50_us', 'ResNet-8 batch-1 latency p50 (µs; blasnet runSync)', 'lo'],
+  ['resnet8.b1_p99_us', 'ResNet-8 batch-1 latency p99 (µs)', 'lo'],
+  ['resnet8.b1_async_p50_us', 'ResNet-8 batch-1 p50, awaited run() (µs)', 'lo'],
+  ['resnet8.b64_img_s', 'ResNet-8 batch-64 img/s (blasnet runSync)', 'hi'],
+  ['resnet8.b64_async_img_s', 'ResNet-8 batch-64 img/s, run() 2 in flight', 'hi'],
+  ['resnet8.fold_b64_img_s', 'ResNet-8 batch-64 img/s, foldBatchNorm', 'hi'],
+  ['resnet8.max_abs_diff_vs_pytorch', 'ResNet-8 max |blasnet − PyTorch| on a fixed input', 'lo'],
+  ['burst.run_submit_cpu_us_per_call', 'burst of 1000 run(): event-loop CPU µs per call', 'lo'],
+  ['burst.run_submit_ms', 'burst: submission loop wall ms', 'lo'],
+  ['burst.run_worst_gap_ms', 'burst: worst 1 ms-timer gap (ms)', 'lo'],
+  ['burst.run_total_ms', 'burst: all 1000 results (ms)', 'lo'],
+  ['burst.forward_async_submit_cpu_us_per_call', 'burst via forwardAsync: CPU µs per call', 'lo'],
+  ['burst.forward_async_worst_gap_ms', 'burst via forwardAsync: worst gap (ms)', 'lo'],
+  ['first_run.loop_ms_64', 'first run() of a new 64² shape: event-loop ms', 'lo'],
+  ['first_run.loop_ms_512', 'first run() of a new 512² shape: event-loop ms', 'lo'],
+  ['first_run.loop_ms_1024', 'first run() of a new 1024² shape: event-loop ms', 'lo'],
+  ['first_run.steady_loop_ms_1024', 'a later run() of that 1024² shape (the input copy)', 'lo'],
+  ['first_run.compile_ms_512', 'first minus later: compiling the 512² shape (ms)', 'lo'],
+  ['first_run.compile_ms_1024', 'first minus later: compiling the 1024² shape (ms)', 'lo'],
+  ['first_run.first_ever_loop_ms', 'the first compile in a fresh process, cold JIT (ms)', 'lo'],
+  ['first_run.eager_forward_ms_1024', 'eager forward of that 1024² shape (ms)', 'lo'],
+];
+metrics.push(...serveMetrics);
 const med = {};
 for (const k of keys) {
   med[k] = {};
@@ -186,11 +236,27 @@ const targets = [
     value: ratio((r) => get(r[`blasnet@${t}`], 'sgemm_1024_gflops') / get(r[`c-sgemm@${t}`], 'sgemm_1024_gflops')),
   })),
 ];
+for (const t of threadCounts) {
+  targets.push(
+    { name: `ResNet-8 batch-64 throughput vs onnxruntime-node, ${t} thread(s)`, target: 1.2, cmp: '>=',
+      value: ratio((r) => Math.max(get(r[`blasnet-serve@${t}`], 'resnet8.b64_img_s') ?? 0, get(r[`blasnet-serve@${t}`], 'resnet8.b64_async_img_s') ?? 0) / get(r[`onnxruntime-serve@${t}`], 'resnet8.b64_img_s')) },
+    { name: `ResNet-8 batch-1 latency p50 vs onnxruntime-node, ${t} thread(s) (lower is better)`, target: 0.7, cmp: '<=',
+      value: ratio((r) => get(r[`blasnet-serve@${t}`], 'resnet8.b1_p50_us') / get(r[`onnxruntime-serve@${t}`], 'resnet8.b1_p50_us')) },
+  );
+}
+targets.push(
+  { name: 'burst of 1000 run(): event-loop CPU per submitted call, µs (best threads)', target: 10, cmp: '<=', unit: ' µs', value: ratio((r) => best(r, 'blasnet-serve', 'burst.run_submit_cpu_us_per_call', true)) },
+  { name: 'burst of 1000 forwardAsync(): event-loop CPU per call, µs', target: 10, cmp: '<=', unit: ' µs', value: ratio((r) => best(r, 'blasnet-serve', 'burst.forward_async_submit_cpu_us_per_call', true)) },
+  { name: 'burst of 1000 run(): worst 1 ms-timer gap, ms', target: 20, cmp: '<=', unit: ' ms', value: ratio((r) => best(r, 'blasnet-serve', 'burst.run_worst_gap_ms', true)) },
+  { name: 'burst of 1000 forwardAsync(): worst gap, ms', target: 20, cmp: '<=', unit: ' ms', value: ratio((r) => best(r, 'blasnet-serve', 'burst.forward_async_worst_gap_ms', true)) },
+  { name: `first run() of a new ${quick ? 512 : 1024}² shape beyond the input copy: event-loop ms`, target: 20, cmp: '<=', unit: ' ms', value: ratio((r) => best(r, 'blasnet-serve', `first_run.compile_ms_${quick ? 512 : 1024}`, true)) },
+);
 for (const t of targets) t.met = t.value === undefined ? null : t.cmp === '>=' ? t.value >= t.target : t.value <= t.target;
 
 // ---------------------------------------------------------------------------
 const fmt = (v) => (v === undefined ? '—' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : v >= 100 ? v.toFixed(0) : v.toFixed(1));
-const cols = keys.filter((k) => !k.startsWith('c-sgemm') || true);
+const cols = keys.filter((k) => !k.includes('-serve@'));
+const serveCols = keys.filter((k) => k.includes('-serve@'));
 const backend = get(perRound[0], `blasnet@${threadCounts[0]}.backend`) ?? {};
 const header = ['metric', ...cols];
 const rows = metrics.filter(([m]) => cols.some((k) => med[k][m] !== undefined)).map(([m, label]) => [label, ...cols.map((k) => fmt(med[k][m]))]);
@@ -200,9 +266,18 @@ console.log(`blasnet bench${quick ? ' (quick)' : ''}: ${os.cpus()[0]?.model} × 
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
+if (serveCols.length) {
+  const sh = ['serving', ...serveCols];
+  const srows = serveMetrics.filter(([m]) => serveCols.some((k) => med[k][m] !== undefined)).map(([m, label]) => [label, ...serveCols.map((k) => (m.includes('diff') && med[k][m] !== undefined ? med[k][m].toExponential(1) : fmt(med[k][m])))]);
+  const sw = sh.map((h, i) => Math.max(h.length, ...srows.map((r) => r[i].length)));
+  const sline = (r) => r.map((c, i) => (i === 0 ? c.padEnd(sw[i]) : c.padStart(sw[i]))).join('  ');
+  console.log('\n' + sline(sh));
+  console.log(sw.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of srows) console.log(sline(r));
+}
 console.log('\ntargets (ratio blasnet/peer, median of per-round ratios):');
 for (const t of targets)
-  console.log(`  ${t.met === null ? '  n/a' : t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.value === undefined ? 'not measured' : t.value.toFixed(2) + '×'} (target ${t.cmp} ${t.target}×)`);
+  console.log(`  ${t.met === null ? '  n/a' : t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.value === undefined ? 'not measured' : t.value.toFixed(2) + (t.unit ?? '×')} (target ${t.cmp} ${t.target}${t.unit ?? '×'})`);
 for (const k of keys) for (const r of perRound) if (r[k]?.error || r[k]?.skipped) notes.push(`${k}: ${r[k].error ?? r[k].skipped}`);
 for (const n of [...new Set(notes)]) console.log(`note: ${n}`);
 

@@ -32,7 +32,7 @@ CONFIG=RelWithDebInfo
 # (trains LeNet in child processes: about 7 minutes under ASan) and the timing
 # and RSS tests (test/serving/event-loop, test/serving/memory), which measure
 # the sanitizer rather than the library.
-DEFAULT_TESTS=(test/tensor test/conv test/nn test/io test/data test/serving/async.test.ts test/serving/fuzz.test.ts)
+DEFAULT_TESTS=(test/tensor test/conv test/nn test/io test/data test/serving/async.test.ts test/serving/fuzz.test.ts test/serving/compile.test.ts test/serving/nan.test.ts test/serving/errors.test.ts test/serving/plan-native.test.ts)
 
 if [[ ${1:-} == --all ]]; then
   TESTS=()

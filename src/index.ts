@@ -38,4 +38,4 @@ export * as io from './io';
 export * as image from './image';
 export * as train from './train';
 export { save, load } from './io/checkpoint';
-export { InferenceSession } from './inference';
+export { InferenceSession, type InferenceSessionOptions, type LoadSessionOptions } from './plan';

@@ -102,6 +102,8 @@ export type Handle = { readonly __brand: 'blasnet.Storage' };
 
 /** Opaque handle to a compiled inference plan (native/plan.cc). */
 export type PlanHandle = { readonly __brand: 'blasnet.Plan' };
+/** Opaque handle to a session's weight store (native/plan.cc). */
+export type StoreHandle = { readonly __brand: 'blasnet.PlanStore' };
 
 /** @internal The functions the addon exports (see native/binding.cc). */
 export interface NativeAddon {
@@ -151,9 +153,16 @@ export interface NativeAddon {
   adadeltaStep(p: Handle, g: Handle, squareAvg: Handle, accDelta: Handle, lr: number, rho: number, eps: number, wd: number, maximize: boolean): void;
   rmspropStep(p: Handle, g: Handle, squareAvg: Handle, gradAvg: Handle | null, buf: Handle | null, lr: number, alpha: number, eps: number, wd: number, momentum: number, maximize: boolean): void;
   adagradStep(p: Handle, g: Handle, sum: Handle, clr: number, eps: number, wd: number, maximize: boolean): void;
-  planCreate(steps: object[], inPerSample: number): PlanHandle;
-  planRun(plan: PlanHandle, x: Handle): Handle;
-  planRunAsync(plan: PlanHandle, x: Handle): Promise<Handle>;
+  // inference plans (native/plan*.cc, src/plan/)
+  planStoreCreate(): StoreHandle;
+  planStoreAdd(store: StoreHandle, data: Handle | Float32Array): [number, number];
+  planStoreFoldConvBN(store: StoreHandle, w: number, bias: number, gamma: number, beta: number, mean: number, variance: number, eps: number): [number, number];
+  planStoreBytes(store: StoreHandle): number;
+  planStoreDispose(store: StoreHandle): void;
+  planCreate(store: StoreHandle, slots: Float64Array, steps: Float64Array, output: number, fixedN: number): PlanHandle;
+  planDispose(plan: PlanHandle): void;
+  planRun(plan: PlanHandle, x: Handle | Float32Array, N: number): Handle;
+  planSubmit(plan: PlanHandle, x: Handle | Float32Array, N: number): Promise<Handle>;
   backendInfo(): { blas: string; blasConfig: string; core: string; threads: number; blasThreads: number; simd: string };
   setNumThreads(n: number): void;
   getNumThreads(): number;

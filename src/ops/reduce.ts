@@ -85,9 +85,12 @@ export function maxAll(x: Tensor): Tensor {
   if (x.numel === 0) throw new Error('max: cannot reduce an empty tensor');
   const [v, a] = native.reduceMax(x._h('max'), 1, x.numel, 1, false);
   if (a) native.free(a);
-  const m = native.readAt(v, 0);
+  // the max is read back only in backward (a compiled forward cannot read values)
   return fromOp(v, [], 'MaxBackward', [x], (g) => {
     const n = x.numel, xh = x._h('max');
+    const [mv] = native.reduceMax(xh, 1, n, 1, false);
+    const m = native.readAt(mv, 0);
+    native.free(mv);
     let mask: Handle;
     if (Number.isNaN(m)) {
       const same = native.binary(Bin.Eq, xh, xh, [n], [1], [1]); // 0 exactly at the NaNs

@@ -37,9 +37,17 @@ export interface NodeRun {
  * child node. Never throws on a non-zero exit: the caller asserts on status,
  * signal and output.
  */
-export function runNode(script: string, opts: { env?: NodeJS.ProcessEnv; args?: string[]; timeout?: number; input?: string } = {}): NodeRun {
+export function runNode(
+  script: string,
+  opts: { env?: NodeJS.ProcessEnv; args?: string[]; timeout?: number; input?: string; addressSpaceKb?: number } = {},
+): NodeRun {
   const prelude = `const blasnet = require(${JSON.stringify(DIST)});\n`;
-  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [...(opts.args ?? []), '-e', prelude + script], {
+  const argv = [...(opts.args ?? []), '-e', prelude + script];
+  // addressSpaceKb: run under `ulimit -v`, so that huge (valid) allocations fail fast instead of paging
+  // (not under ASan, whose shadow memory needs the address space: scripts/asan-test.sh sets BLASNET_UNDER_ASAN)
+  const limited = opts.addressSpaceKb && !process.env.BLASNET_UNDER_ASAN;
+  const [cmd, args] = limited ? ['/bin/sh', ['-c', `ulimit -v ${opts.addressSpaceKb} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
+  const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
     cwd: ROOT,
     env: opts.env ?? process.env,
     encoding: 'utf8',

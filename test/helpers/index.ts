@@ -195,3 +195,36 @@ export function numericGrad(f: (x: Float64Array) => number, x0: ArrayLike<number
 export function flat(v: unknown): number[] {
   return Array.isArray(v) ? v.flatMap((x) => flat(x)) : [v as number];
 }
+
+/** The raw bytes of a float32 array. */
+export function bytesOf(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * Throws with the first differing element unless `actual` and `expected`
+ * (Float32Arrays, or anything with `.data()` and `.shape`, e.g. tensors) are
+ * bitwise identical. `nanEqual` lets any NaN match any NaN (payloads may
+ * differ between kernels that each propagate a NaN).
+ */
+export function expectBitwise(
+  actual: Float32Array | { data(): Float32Array; shape: readonly number[] },
+  expected: Float32Array | { data(): Float32Array; shape: readonly number[] },
+  label: string,
+  opts: { nanEqual?: boolean } = {},
+): void {
+  const a = actual instanceof Float32Array ? actual : actual.data();
+  const e = expected instanceof Float32Array ? expected : expected.data();
+  if (!(actual instanceof Float32Array) && !(expected instanceof Float32Array)) expect(actual.shape, `${label}: shape`).toEqual(expected.shape);
+  if (a.length !== e.length) throw new Error(`${label}: ${a.length} elements, expected ${e.length}`);
+  if (bytesOf(a).equals(bytesOf(e))) return;
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length), ue = new Uint32Array(e.buffer, e.byteOffset, e.length);
+  let n = 0, first = -1;
+  for (let i = 0; i < a.length; i++) {
+    if (ua[i] === ue[i] || (opts.nanEqual && Number.isNaN(a[i]) && Number.isNaN(e[i]))) continue;
+    n++;
+    if (first < 0) first = i;
+  }
+  if (n === 0) return;
+  throw new Error(`${label}: ${n} of ${a.length} elements differ; first at ${first}: ${a[first]} vs ${e[first]} (bits ${ua[first].toString(16)} vs ${ue[first].toString(16)})`);
+}
