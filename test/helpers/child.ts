@@ -56,3 +56,18 @@ export function runNodeJson<T = unknown>(script: string, opts: Parameters<typeof
   if (r.status !== 0) throw new Error(`child node exited with ${r.status ?? r.signal}:\n${r.stderr.slice(-4000)}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/**
+ * Runs a script file (an example, a lesson) in a child node with arguments,
+ * from the repository root, as a user would. Never throws on a non-zero exit.
+ */
+export function runNodeFile(file: string, args: string[] = [], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): NodeRun {
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [file, ...args], {
+    cwd: ROOT,
+    env: opts.env ?? process.env,
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
