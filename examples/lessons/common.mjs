@@ -377,7 +377,8 @@ function ticks(lo, hi, n) {
 
 /**
  * An SVG line chart of one or more series over a shared x axis, with axes,
- * ticks, grid lines and a legend; written to `file`.
+ * ticks, grid lines and a legend (dots mark the points of series up to 40 long);
+ * written to `file`.
  * @param {string} file
  * @param {{ title: string, xLabel: string, yLabel: string, series: { name: string, points: [number, number][], dashed?: boolean }[],
  *           yRange?: [number, number], yFormat?: (v: number) => string }} c
@@ -416,7 +417,7 @@ export function saveLineChart(file, c) {
     const color = PALETTE[i % PALETTE.length];
     const pts = s.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
     parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    for (const p of pts) parts.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${color}"/>`);
+    if (pts.length <= 40) for (const p of pts) parts.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${color}"/>`);
     const ly = T + 10 + 20 * i;
     parts.push(`<line x1="${L + pw + 14}" x2="${L + pw + 38}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     parts.push(`<text x="${L + pw + 44}" y="${ly + 4}" font-size="12">${esc(s.name)}</text>`);
