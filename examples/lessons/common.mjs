@@ -330,7 +330,8 @@ export class Picture {
 
   /** @param {string} file */
   save(file) {
-    writeText(file, PNG.sync.write(this.png));
+    // RGB without alpha, best compression: the pictures are committed under docs/lessons
+    writeText(file, PNG.sync.write(this.png, { colorType: 2, deflateLevel: 9 }));
     console.log(`wrote ${file}`);
   }
 }

@@ -153,8 +153,9 @@ export default lesson(import.meta.url, { name: 'kernels', title: 'kernels as fea
   table(['kernel', 'sum of weights', 'vertical edges', 'horizontal edges', 'sky (gradient)', 'noise gain', 'L2 norm', 'edge steepness'],
     responses.map((r) => [r.kernel, r.sum.toFixed(2), r.vertical.toFixed(3), r.horizontal.toFixed(3), r.sky.toFixed(4), r.noiseGain.toFixed(2), r.l2.toFixed(2), r.edgeSteepness === null ? '-' : `${r.edgeSteepness.toFixed(2)}×`]));
 
-  // The picture: input and the five outputs, for the digit and for the scene. Edge detectors and
-  // the Laplacian are signed (blue < 0 < red); sharpen and blur are images (clamped to 0..1).
+  // The picture: input and the five outputs, for the digit and for the scene (without its noise,
+  // which would hide the thin edge responses). Edge detectors and the Laplacian are signed
+  // (blue < 0 < red); sharpen and blur are images (clamped to 0..1).
   /** @param {Picture} pic @param {number} y0 @param {Float32Array} img @param {Float32Array} out @param {number} n @param {number} scale */
   const row = (pic, y0, img, out, n, scale) => {
     const cell = n * scale + 4;
@@ -167,7 +168,7 @@ export default lesson(import.meta.url, { name: 'kernels', title: 'kernels as fea
   const ds = Math.round(size / 28), cell = size + 4;
   const pic = new Picture(2 + 6 * cell, 2 + 28 * ds + 4 + size + 2);
   row(pic, 2, digit, digitOut, 28, ds);
-  row(pic, 2 + 28 * ds + 4, scene, sceneOut, size, 1);
+  row(pic, 2 + 28 * ds + 4, clean, cleanOut, size, 1); // the clean scene: the noise is in the numbers
   pic.save(path.join(o.out, 'kernels.png'));
 
   // ---- Part 2: a vertical-edge detector against a tilted edge, with and without max pooling
