@@ -53,7 +53,7 @@ function gradientBox(model, img, upTo, channel, i, j) {
     for (const layer of model.children().slice(0, upTo + 1)) h = layer.forward(h);
     const [, C, H, W] = h.shape, onehot = new Float32Array(C * H * W);
     onehot[(channel * H + i) * W + j] = 1;
-    h.mul(tensor(onehot, h.shape)).sum().backward();
+    h.mul(tensor(onehot, [...h.shape])).sum().backward();
     const g = /** @type {import('blasnet').Tensor} */ (x.grad).data();
     let r0 = 28, r1 = -1, c0 = 28, c1 = -1;
     for (let r = 0; r < 28; r++) for (let c = 0; c < 28; c++) if (g[r * 28 + c] !== 0) (r0 = Math.min(r0, r), r1 = Math.max(r1, r), c0 = Math.min(c0, c), c1 = Math.max(c1, c));
@@ -107,7 +107,9 @@ export default lesson(import.meta.url, { name: 'features', title: 'hierarchical 
   // Feature maps of a few digits (after ReLU): conv1 6×28×28, conv2 16×10×10.
   const shown = [0, 1, 2, 3].map((d) => te.y.indexOf(d)).filter((i) => i >= 0);
   /** @type {Float32Array[][]} */
-  const maps1 = [], maps2 = [];
+  const maps1 = [];
+  /** @type {Float32Array[][]} */
+  const maps2 = [];
   noGrad(() => tidy(() => {
     for (const i of shown) {
       let h = tensor(te.x.slice(i * 784, (i + 1) * 784), [1, 1, 28, 28]);
