@@ -209,7 +209,7 @@ export function train(model, x, y, shape, o) {
 
 /**
  * The model's outputs for samples x [n, ...shape], in eval mode without the
- * graph, in batches; `fn` maps each batch's output to what is kept.
+ * graph, in batches.
  * @param {Module} model
  * @param {Float32Array} x
  * @param {number[]} shape
