@@ -4,8 +4,8 @@
  * batch for the weight gradient. 1-D and 2-D run as 3-D with size-1 dims.
  */
 import { native } from '../native';
-import { checkOptions, intTuple } from './args';
-import { Tensor, fromOp, describe, assertTensor, numelOf } from '../tensor';
+import { intTuple, checkOptions } from './args';
+import { Tensor, fromOp, describe, assertTensor, numelOf, checkShape } from '../tensor';
 
 /** Padding spelled like PyTorch, plus explicit before/after pairs. */
 export type Padding = number | number[] | 'same' | 'valid';
@@ -50,6 +50,48 @@ export function resolvePadding(op: string, padding: Padding | undefined, n: numb
 /** @internal Output size along one dim. */
 export function convOutSize(inp: number, k: number, s: number, before: number, after: number, d: number): number {
   return Math.floor((inp + before + after - d * (k - 1) - 1) / s) + 1;
+}
+
+/**
+ * The shape `conv1d`/`conv2d`/`conv3d` would return for an input of shape
+ * `inputShape` [N, C, ...spatial] and a weight of shape `weightShape`
+ * [Cout, C/groups, ...kernel], without running it; it throws where the
+ * convolution would. The weight's rank picks the op (3 → conv1d, 4 → conv2d,
+ * 5 → conv3d). Along each spatial dim, with p the total padding (before + after):
+ *
+ *   n = ⌊(w + p − d·(k − 1) − 1) / s⌋ + 1,  that is ⌊(w + p − k + s) / s⌋ at dilation d = 1.
+ *
+ * ```ts
+ * convOutputShape([1, 3, 28, 28], [4, 3, 3, 3], { padding: 1 });            // [1, 4, 28, 28]
+ * convOutputShape([1, 1, 28, 28], [6, 1, 4, 4], { padding: [2, 1, 2, 1] });  // even kernel, p = k − 1 = 3: [1, 6, 28, 28]
+ * convOutputShape([1, 1, 28, 28], [6, 1, 5, 5], { stride: 2 });             // [1, 6, 12, 12]
+ * ```
+ */
+export function convOutputShape(inputShape: readonly number[], weightShape: readonly number[], opts?: ConvOptions): number[] {
+  const op = 'convOutputShape';
+  const o = checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups']);
+  const x = checkShape(op, inputShape, 'inputShape'), w = checkShape(op, weightShape, 'weightShape');
+  const nd = w.length - 2;
+  if (nd < 1 || nd > 3) throw new Error(`${op}: weightShape must have 3, 4 or 5 dims [Cout, C/groups, ...kernel], got [${w.join(',')}]`);
+  if (x.length !== nd + 2) throw new Error(`${op}: a ${nd + 2}-d weight needs a ${nd + 2}-d inputShape [N, C, ...spatial], got [${x.join(',')}]`);
+  const groups = o.groups ?? 1;
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) throw new RangeError(`${op}: groups must be a positive integer, got ${describe(groups)}`);
+  const [N, C] = x, [Cout, Cg] = w;
+  if (C % groups !== 0 || Cout % groups !== 0) throw new Error(`${op}: groups ${groups} must divide input channels ${C} and output channels ${Cout}`);
+  if (Cg * groups !== C) throw new Error(`${op}: input has ${C} channels but weight expects ${Cg * groups} (weightShape [${w.join(',')}]${groups > 1 ? `, groups ${groups}` : ''})`);
+  const stride = intTuple(op, 'stride', o.stride ?? 1, nd, 1), dil = intTuple(op, 'dilation', o.dilation ?? 1, nd, 1);
+  const ks = w.slice(2), sp = x.slice(2);
+  if (ks.some((k) => k < 1)) throw new Error(`${op}: weightShape has an empty kernel [${ks.join(',')}]`);
+  const pads = resolvePadding(op, o.padding, nd, ks, dil, stride);
+  const out = sp.map((s, i) => convOutSize(s, ks[i], stride[i], pads[i][0], pads[i][1], dil[i]));
+  const i = out.findIndex((n) => n < 1);
+  if (i >= 0) {
+    const eff = dil[i] * (ks[i] - 1) + 1;
+    throw new Error(`${op}: kernel size [${ks.join(',')}]${dil[i] > 1 ? ` (dilated to ${eff})` : ''} is larger than the padded input [${sp.map((v, j) => v + pads[j][0] + pads[j][1]).join(',')}] (inputShape [${x.join(',')}])`);
+  }
+  const shape = [N, Cout, ...out];
+  if (numelOf(shape) > 2 ** 31 - 1) throw new RangeError(`${op}: output [${shape.join(',')}] is too large`);
+  return shape;
 }
 
 /** @internal Validates a convolution and computes its native geometry and output shape. */

@@ -71,3 +71,18 @@ export function runNodeJson<T = unknown>(script: string, opts: Parameters<typeof
  * 5–10× slower. RSS bounds are asserted only without it.
  */
 export const UNDER_SANITIZER = !!process.env.BLASNET_UNDER_ASAN;
+
+/**
+ * Runs a script file (an example, a lesson) in a child node with arguments,
+ * from the repository root, as a user would. Never throws on a non-zero exit.
+ */
+export function runNodeFile(file: string, args: string[] = [], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): NodeRun {
+  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [file, ...args], {
+    cwd: ROOT,
+    env: opts.env ?? process.env,
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
