@@ -24,7 +24,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
 import { writeFileAtomic, writeFailure } from '../io/atomic';
 import { checkOptions } from '../ops/args';
-import { openRegularFile, readExactly, closeFile } from '../io/files';
+import { withRegularFile } from '../io/files';
 
 /** Element types representable in an IDX file. */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -365,30 +365,13 @@ export function decodeIdx(buf: Uint8Array, source = '<buffer>'): IdxArray {
  *   is a corrupt gzip stream, or is not a valid IDX file.
  */
 export function readIdx(path: string): IdxArray {
-  let f;
-  try {
-    f = openRegularFile(path);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw idxError(String(path), `cannot read file: ${why}`, err);
-  }
-  try {
-    const read = (pos: number, n: number): Buffer => {
-      try {
-        return readExactly(f, pos, n);
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        throw idxError(path, `cannot read file: ${why}`, err);
-      }
-    };
-    const head = read(0, Math.min(f.size, MAX_HEADER_BYTES));
-    if (isGzip(head)) return decodeIdx(read(0, f.size), path);
+  return withRegularFile(path, (why, cause) => idxError(String(path), why, cause), (read, size) => {
+    const head = read(0, Math.min(size, MAX_HEADER_BYTES));
+    if (isGzip(head)) return decodeIdx(read(0, size), path);
     const h = parseIdxHeader(head, path);
-    if (f.size - h.headerLen !== h.need) throw dataLengthError(path, h, f.size - h.headerLen);
-    return parseIdx(read(0, f.size), path);
-  } finally {
-    closeFile(f);
-  }
+    if (size - h.headerLen !== h.need) throw dataLengthError(path, h, size - h.headerLen);
+    return parseIdx(read(0, size), path);
+  });
 }
 
 /**

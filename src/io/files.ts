@@ -63,3 +63,35 @@ export function closeFile(f: RegularFile): void {
     // already failing or done: nothing useful to report
   }
 }
+
+/**
+ * Opens `path` as {@link openRegularFile} does and runs `body` with a bounded
+ * reader, closing the file afterwards. Any failure to open or read becomes
+ * `fail("cannot read file: <why>", cause)`, so a reader reports it with its own
+ * prefix (`idx: <path>: …`, `safetensors: <path>: …`).
+ */
+export function withRegularFile<T>(
+  path: string,
+  fail: (why: string, cause: unknown) => Error,
+  body: (read: (position: number, n: number) => Buffer, size: number) => T,
+): T {
+  const cannot = (err: unknown): Error => fail(`cannot read file: ${err instanceof Error ? err.message : String(err)}`, err);
+  let f: RegularFile;
+  try {
+    f = openRegularFile(path);
+  } catch (err) {
+    throw cannot(err);
+  }
+  const opened = f;
+  try {
+    return body((position, n) => {
+      try {
+        return readExactly(opened, position, n);
+      } catch (err) {
+        throw cannot(err);
+      }
+    }, opened.size);
+  } finally {
+    closeFile(opened);
+  }
+}

@@ -23,7 +23,7 @@
  */
 
 import { writeFileAtomic, writeFailure } from './atomic';
-import { openRegularFile, readExactly, closeFile } from './files';
+import { withRegularFile } from './files';
 
 /** Element types supported by this implementation. */
 export type SafetensorsDtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16' | 'I8' | 'I16' | 'BOOL';
@@ -578,33 +578,18 @@ export function saveSafetensors(
  *   read or is malformed (see {@link parseSafetensors}).
  */
 export function loadSafetensors(path: string): SafetensorsFile {
-  let f;
-  try {
-    f = openRegularFile(path);
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw stError(String(path), `cannot read file: ${why}`, err);
-  }
-  try {
-    const read = (pos: number, n: number): Buffer => {
-      try {
-        return readExactly(f, pos, n);
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        throw stError(path, `cannot read file: ${why}`, err);
-      }
-    };
-    const prefix = read(0, Math.min(8, f.size));
-    const headerLen = checkPrefix(prefix, f.size, path);
-    const dataStart = 8 + headerLen, dataLen = f.size - dataStart;
-    const header = parseHeader(read(8, headerLen), dataLen, path);
-    // the header accounts for every byte of the data section: read exactly that
-    return { tensors: copyTensors(header.entries, read(dataStart, dataLen)), metadata: header.metadata };
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith('safetensors:') && err.constructor === Error) throw err;
-    const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    throw stError(path, `unexpected failure while reading: ${why}`, err);
-  } finally {
-    closeFile(f);
-  }
+  return withRegularFile(path, (why, cause) => stError(String(path), why, cause), (read, size) => {
+    try {
+      const prefix = read(0, Math.min(8, size));
+      const headerLen = checkPrefix(prefix, size, path);
+      const dataStart = 8 + headerLen, dataLen = size - dataStart;
+      const header = parseHeader(read(8, headerLen), dataLen, path);
+      // the header accounts for every byte of the data section: read exactly that
+      return { tensors: copyTensors(header.entries, read(dataStart, dataLen)), metadata: header.metadata };
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('safetensors:') && err.constructor === Error) throw err;
+      const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      throw stError(path, `unexpected failure while reading: ${why}`, err);
+    }
+  });
 }

@@ -4,20 +4,10 @@
 // backward() leaves in .grad (relative tolerance 2e-2).
 import { describe, it, expect } from 'vitest';
 import { nn, tensor, noGrad, type Tensor } from '../../src';
+import { rng } from '../helpers';
 
 const F = nn.functional;
 
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
 function uniform(r: () => number, shape: number[], lo = -1, hi = 1): Float32Array {
   return Float32Array.from({ length: numel(shape) }, () => lo + (hi - lo) * r());

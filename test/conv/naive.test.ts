@@ -4,19 +4,10 @@
 // outputs are worked out by hand.
 import { describe, it, expect } from 'vitest';
 import { nn, tensor } from '../../src';
+import { rng } from '../helpers';
 
 const F = nn.functional;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
 
 interface Cfg {

@@ -4,22 +4,12 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeIdx, parseIdx, readIdx, serializeIdx, writeIdx, type IdxArray } from '../../src/data/idx';
+import { makeRng as mulberry32 } from '../helpers';
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
-/** mulberry32: tiny seeded PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Builds an IDX header (type code, dims) followed by `dataBytes` bytes of 0xAB. */
 function rawIdx(code: number, dims: number[], dataBytes: number): Uint8Array {
@@ -353,7 +343,6 @@ describe('decodeIdx hostile-mutation fuzz', () => {
     let ok = 0;
     let errors = 0;
     let gzErrors = 0;
-    const t0 = performance.now();
     for (let seed = 1; seed <= ITER; seed++) {
       const rng = mulberry32(seed * 2246822519);
       const { buf, kind } = mutate(rng);
@@ -389,11 +378,9 @@ describe('decodeIdx hostile-mutation fuzz', () => {
         }
       }
     }
-    const ms = performance.now() - t0;
     expect(failures.slice(0, 10)).toEqual([]);
     expect(ok).toBeGreaterThan(500);
     expect(errors).toBeGreaterThan(ITER / 3);
     expect(gzErrors).toBeGreaterThan(500);
-    expect(ms).toBeLessThan(5000);
   });
 });

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/io/atomic';
+import { makeRng as mulberry32 } from '../helpers';
 import {
   loadSafetensors,
   parseSafetensors,
@@ -16,17 +17,6 @@ import {
 // Helpers
 // ---------------------------------------------------------------------------
 
-/** mulberry32: tiny seeded PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Builds a file from a header value (any JSON) and a data section. */
 function buildRaw(header: unknown, data: Uint8Array = new Uint8Array(0), headerText?: string): Uint8Array {
