@@ -50,6 +50,8 @@ export type Sequential<T extends readonly Module[] = Module[]> = SequentialModul
 /** Runs children in order: `new Sequential(a, b, c)`; children are named '0', '1', … */
 export const Sequential = SequentialModule as unknown as {
   new <T extends Module[]>(...layers: T): Sequential<T>;
+  /** The form `class Net extends nn.Sequential { … }` resolves to. */
+  new (...layers: Module[]): Sequential;
   readonly prototype: SequentialModule;
 };
 

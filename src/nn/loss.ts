@@ -37,6 +37,10 @@ function reductionOf(layer: string, r: unknown): Reduction {
 }
 
 /** Cross entropy from logits: `new CrossEntropyLoss(weight?, { ignoreIndex, reduction, labelSmoothing })`. */
+/** Callable like PyTorch's module: `loss(input, target)` (target as {@link Target}). */
+export interface CrossEntropyLoss {
+  (input: Tensor, target: Target): Tensor;
+}
 export class CrossEntropyLoss extends Module {
   readonly weight: Tensor | null;
   readonly ignoreIndex: number;
@@ -65,6 +69,10 @@ export class CrossEntropyLoss extends Module {
 }
 
 /** Negative log-likelihood on log-probabilities: `new NLLLoss(weight?, { ignoreIndex, reduction })`. */
+/** Callable like PyTorch's module: `loss(input, target)` (target as {@link Target}). */
+export interface NLLLoss {
+  (input: Tensor, target: Target): Tensor;
+}
 export class NLLLoss extends Module {
   readonly weight: Tensor | null;
   readonly ignoreIndex: number;

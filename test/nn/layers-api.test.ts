@@ -5,7 +5,7 @@
 // false and no running statistics; conv and linear layers built from
 // PyTorch's positional arguments. Forward values and every gradient.
 import { describe, it, expect } from 'vitest';
-import { nn, tensor, type Tensor } from '../../src';
+import { nn, models, tensor, type Tensor } from '../../src';
 import { expectAllClose, fixture } from '../helpers';
 
 type Num = number | 'NaN';
@@ -143,4 +143,60 @@ describe('layers built from PyTorch’s positional arguments match PyTorch', () 
       close(vals(m.weight.grad!), c.grad_weight, 'grad weight', 1e-4, 1e-4);
       if (c.grad_bias) close(vals(m.bias!.grad!), c.grad_bias, 'grad bias', 1e-4, 1e-4);
     });
+});
+
+describe('constructors: PyTorch’s positional order or options last, never a silent drop', () => {
+  it('conv layers take (in, out, kernelSize, stride, padding, dilation, groups, bias)', () => {
+    const c = new nn.Conv2d(64, 128, 3, 2);
+    expect([c.stride, c.padding, c.dilation, c.groups, c.bias !== null]).toEqual([2, 0, 1, 1, true]);
+    const d = new nn.Conv2d(4, 8, 5, 2, 2, 1, 2, false);
+    expect([d.stride, d.padding, d.dilation, d.groups, d.bias]).toEqual([2, 2, 1, 2, null]);
+    const e = new nn.Conv1d(1, 6, 5, 2, { padding: 2, bias: false });
+    expect([e.stride, e.padding, e.bias]).toEqual([2, 2, null]);
+    expect(new nn.Conv3d(2, 2, [1, 3, 3], [1, 2, 2], 'valid').padding).toBe('valid');
+    expect(() => new nn.Conv2d(1, 2, 3, 1, 0, 1, 1, true, 'zeros', 'cpu' as never)).toThrow(/Conv2d: too many arguments.*extra argument: "zeros"/);
+    expect(() => new nn.Conv2d(1, 2, 3, 2, { stride: 2 })).toThrow(/Conv2d: stride is given twice/);
+    expect(() => new nn.Conv2d(1, 2, 3, { strides: 2 } as never)).toThrow(/Conv2d: unknown option 'strides' \(did you mean 'stride'\?\)/);
+    expect(() => new nn.Conv2d(1, 2, 3, 'x' as never)).toThrow(/Conv2d: stride must be a number or an array of 2 numbers/);
+    expect(() => new nn.Conv2d(1, 2, 3, 1, 'full' as never)).toThrow(/Conv2d: padding must be a number, an array, 'same' or 'valid'/);
+    expect(() => new nn.Conv2d(1, 2, 3, 2, 'same')).toThrow(/Conv2d: padding 'same' needs stride 1/);
+    expect(() => new nn.Conv2d(1, 2, 3, 1, 0, 1, 1, 'yes' as never)).toThrow(/Conv2d: bias must be a boolean/);
+    expect(() => new nn.Conv2d(1, 2, 3, { padding_mode: 'zeros' } as never)).toThrow(/unknown option 'padding_mode'/);
+  });
+  it('Linear(in, out, bias)', () => {
+    expect(new nn.Linear(2, 3, false).bias).toBeNull();
+    expect(new nn.Linear(2, 3, { bias: false }).bias).toBeNull();
+    expect(() => new nn.Linear(2, 2, { biass: true } as never)).toThrow(/Linear: unknown option 'biass' \(did you mean 'bias'\?\)/);
+    expect(() => new nn.Linear(2, 2, 'no' as never)).toThrow(/Linear: bias must be a boolean, got "no"/);
+    expect(() => new nn.Linear(2, 2, true, true as never)).toThrow(/Linear: too many arguments/);
+  });
+  it('activations, Softmax(dim), Flatten, Unflatten, Dropout', () => {
+    expect(new nn.LeakyReLU(0.2).negativeSlope).toBe(0.2);
+    expect(new nn.LeakyReLU({ negativeSlope: 0.3, inplace: true }).negativeSlope).toBe(0.3);
+    expect(() => new nn.LeakyReLU('x' as never)).toThrow(/LeakyReLU: negativeSlope must be a finite number, got "x"/);
+    expect(new nn.ReLU(true).inplace).toBe(true);
+    expect(() => new nn.ReLU(0.1 as never)).toThrow(/ReLU: inplace must be a boolean/);
+    expect(() => new (nn.Sigmoid as unknown as new (a: number) => nn.Sigmoid)(1)).toThrow(/Sigmoid: takes no arguments/);
+    expect(() => new (nn.Identity as unknown as new (a: number) => nn.Identity)(1)).toThrow(/Identity: takes no arguments/);
+    expect(new nn.Softmax(1).dim).toBe(1);
+    expect(new nn.LogSoftmax({ dim: -1 }).dim).toBe(-1);
+    expect(() => new (nn.Softmax as unknown as new () => nn.Softmax)()).toThrow(/Softmax: dim is required/);
+    expect(() => new nn.LogSoftmax(0.5)).toThrow(/LogSoftmax: dim must be an integer dim/);
+    const f = new nn.Flatten(0, 1);
+    expect([f.startDim, f.endDim]).toEqual([0, 1]);
+    expect([...f.forward(tensor([[[1, 2]], [[3, 4]]])).shape]).toEqual([2, 2]);
+    expect(() => new nn.Flatten('x' as never)).toThrow(/Flatten: startDim must be an integer dim, got "x"/);
+    expect(() => new nn.Flatten(1, -1, 2 as never)).toThrow(/Flatten: too many arguments/);
+    expect([...new nn.Unflatten(1, [2, -1]).forward(tensor([[1, 2, 3, 4, 5, 6]])).shape]).toEqual([1, 2, 3]);
+    expect(() => new nn.Unflatten(1, [4]).forward(tensor([[1, 2, 3]]))).toThrow(/Unflatten: unflattenedSize \[4\] does not match dim 1 of size 3/);
+    expect(new nn.Dropout(0.2).p).toBe(0.2);
+    expect(new nn.Dropout({ p: 0.3 }).p).toBe(0.3);
+    expect(() => new nn.Dropout(0.2, 'yes' as never)).toThrow(/Dropout: inplace must be a boolean/);
+    expect(() => new nn.Dropout(2)).toThrow(/Dropout: p must be in \[0, 1\]/);
+  });
+  it('LeNet validates its options', () => {
+    expect(() => models.LeNet({ num_classes: 3 } as never)).toThrow(/LeNet: unknown option 'num_classes' \(did you mean 'numClasses'\?/);
+    expect(() => models.LeNet({ numClasses: 0 })).toThrow(/LeNet: numClasses must be an integer >= 1/);
+    expect([...(models.LeNet({ numClasses: 3 })[11] as nn.Linear).weight.shape]).toEqual([3, 84]);
+  });
 });
