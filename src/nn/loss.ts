@@ -95,21 +95,82 @@ export class NLLLoss extends Module {
   }
 }
 
+/** The options object of the elementwise losses (no positional arguments: PyTorch's first ones are the deprecated size_average and reduce). */
+function elementwiseArgs<T extends { reduction?: Reduction }>(layer: string, args: unknown[], keys: readonly string[]): T & { reduction: Reduction } {
+  if (args.length > 1 || (args.length === 1 && args[0] !== undefined && !isOptionsObject(args[0])))
+    throw new TypeError(`${layer}: expected (options?), got ${args.map((a) => describe(a)).join(', ')}; PyTorch's deprecated size_average and reduce are not taken, pass { ${keys.join(', ')} }`);
+  const opts = checkOptions(layer, args[0] as T | undefined, keys);
+  return { ...opts, reduction: reductionOf(layer, opts.reduction) };
+}
+
 /** Mean squared error: `new MSELoss({ reduction })`. */
 export class MSELoss extends Module {
   readonly reduction: Reduction;
   constructor(opts?: { reduction?: Reduction });
   constructor(...args: unknown[]) {
     super();
-    if (args.length > 1 || (args.length === 1 && args[0] !== undefined && !isOptionsObject(args[0])))
-      throw new TypeError(`MSELoss: expected (options?), got ${args.map((a) => describe(a)).join(', ')}; PyTorch's deprecated size_average and reduce are not taken, pass { reduction }`);
-    const opts = checkOptions('MSELoss', args[0] as { reduction?: Reduction } | undefined, ['reduction']);
-    this.reduction = reductionOf('MSELoss', opts.reduction);
+    this.reduction = elementwiseArgs('MSELoss', args, ['reduction']).reduction;
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return L.mseLoss(input, target, { reduction: this.reduction });
   }
   override extraRepr(): string {
     return `reduction=${this.reduction}`;
+  }
+}
+
+/** Mean absolute error: `new L1Loss({ reduction })`. */
+export class L1Loss extends Module {
+  readonly reduction: Reduction;
+  constructor(opts?: { reduction?: Reduction });
+  constructor(...args: unknown[]) {
+    super();
+    this.reduction = elementwiseArgs('L1Loss', args, ['reduction']).reduction;
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.l1Loss(input, target, { reduction: this.reduction });
+  }
+  override extraRepr(): string {
+    return `reduction=${this.reduction}`;
+  }
+}
+
+/** Smooth L1: `new SmoothL1Loss({ reduction, beta })` (beta default 1). */
+export class SmoothL1Loss extends Module {
+  readonly reduction: Reduction;
+  readonly beta: number;
+  constructor(opts?: { reduction?: Reduction; beta?: number });
+  constructor(...args: unknown[]) {
+    super();
+    const o = elementwiseArgs<{ reduction?: Reduction; beta?: number }>('SmoothL1Loss', args, ['reduction', 'beta']);
+    this.reduction = o.reduction;
+    this.beta = o.beta ?? 1;
+    if (typeof this.beta !== 'number' || !Number.isFinite(this.beta) || this.beta < 0) throw new RangeError(`SmoothL1Loss: beta must be a finite number >= 0, got ${describe(this.beta)}`);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta });
+  }
+  override extraRepr(): string {
+    return `reduction=${this.reduction}, beta=${this.beta}`;
+  }
+}
+
+/** Huber: `new HuberLoss({ reduction, delta })` (delta default 1). */
+export class HuberLoss extends Module {
+  readonly reduction: Reduction;
+  readonly delta: number;
+  constructor(opts?: { reduction?: Reduction; delta?: number });
+  constructor(...args: unknown[]) {
+    super();
+    const o = elementwiseArgs<{ reduction?: Reduction; delta?: number }>('HuberLoss', args, ['reduction', 'delta']);
+    this.reduction = o.reduction;
+    this.delta = o.delta ?? 1;
+    if (typeof this.delta !== 'number' || !Number.isFinite(this.delta) || this.delta <= 0) throw new RangeError(`HuberLoss: delta must be a finite number > 0, got ${describe(this.delta)}`);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return L.huberLoss(input, target, { reduction: this.reduction, delta: this.delta });
+  }
+  override extraRepr(): string {
+    return `reduction=${this.reduction}, delta=${this.delta}`;
   }
 }

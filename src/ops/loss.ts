@@ -7,7 +7,8 @@
  */
 import { native, type Handle } from '../native';
 import { Tensor, fromOp, describe, assertTensor, tensor, sameShape } from '../tensor';
-import { add, sub, mul, div, neg } from './elementwise';
+import { add, sub, mul, div, neg, abs, compare } from './elementwise';
+import { where } from './index';
 import { sum, mean, softmax } from './reduce';
 import { checkOptions } from './args';
 
@@ -193,19 +194,68 @@ export function nllLoss(logProbs: Tensor, target: Target, opts: NllLossOptions =
   );
 }
 
-/** Mean squared error between input and target of the same shape ('mean' of an empty input is NaN, as PyTorch). */
-export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  const op = 'mseLoss';
-  opts = checkOptions(op, opts, ['reduction']);
+function checkPair(op: string, input: Tensor, target: Tensor): void {
   assertTensor(op, input, 'input');
   assertTensor(op, target, 'target');
   input._check(op);
   target._check(op);
   if (!sameShape(input.shape, target.shape))
     throw new Error(`${op}: input shape [${input.shape.join(',')}] and target shape [${target.shape.join(',')}] differ (blasnet does not broadcast them; PyTorch warns and broadcasts)`);
+}
+
+/** 'none' | 'sum' | 'mean' of elementwise losses; the mean of no elements is NaN, as PyTorch. */
+function reduceElements(l: Tensor, red: Reduction): Tensor {
+  if (red === 'none') return l;
+  if (red === 'sum') return sum(l);
+  return l.numel === 0 ? div(sum(l), 0) : mean(l);
+}
+
+function positiveArg(op: string, name: string, v: unknown, dflt: number, allowZero: boolean): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
+    throw new RangeError(`${op}: ${name} must be a finite number ${allowZero ? '>= 0' : '> 0'}, got ${describe(v)}`);
+  return v;
+}
+
+/** Mean squared error between input and target of the same shape ('mean' of an empty input is NaN, as PyTorch). */
+export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  const op = 'mseLoss';
+  opts = checkOptions(op, opts, ['reduction']);
+  checkPair(op, input, target);
   const red = reduction(op, opts.reduction);
   const d = sub(input, target);
-  const sq = mul(d, d);
-  if (red === 'none') return sq;
-  return red === 'mean' ? (sq.numel === 0 ? div(sum(sq), 0) : mean(sq)) : sum(sq);
+  return reduceElements(mul(d, d), red);
+}
+
+/** Mean absolute error |input − target| (gradient sign(input − target), 0 where equal, as PyTorch). */
+export function l1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  const op = 'l1Loss';
+  opts = checkOptions(op, opts, ['reduction']);
+  checkPair(op, input, target);
+  return reduceElements(abs(sub(input, target)), reduction(op, opts.reduction));
+}
+
+/** Smooth L1: 0.5·d²/beta where |d| < beta, else |d| − 0.5·beta (beta 0: L1), d = input − target; `beta` default 1. */
+export function smoothL1Loss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; beta?: number } = {}): Tensor {
+  const op = 'smoothL1Loss';
+  opts = checkOptions(op, opts, ['reduction', 'beta']);
+  checkPair(op, input, target);
+  const red = reduction(op, opts.reduction);
+  const beta = positiveArg(op, 'beta', opts.beta, 1, true);
+  const d = sub(input, target);
+  const ad = abs(d);
+  if (beta === 0) return reduceElements(ad, red);
+  return reduceElements(where(compare(ad, beta, 'lt'), mul(mul(d, d), 0.5 / beta), sub(ad, 0.5 * beta)), red);
+}
+
+/** Huber: 0.5·d² where |d| < delta, else delta·(|d| − 0.5·delta), d = input − target; `delta` default 1. */
+export function huberLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction; delta?: number } = {}): Tensor {
+  const op = 'huberLoss';
+  opts = checkOptions(op, opts, ['reduction', 'delta']);
+  checkPair(op, input, target);
+  const red = reduction(op, opts.reduction);
+  const delta = positiveArg(op, 'delta', opts.delta, 1, false);
+  const d = sub(input, target);
+  const ad = abs(d);
+  return reduceElements(where(compare(ad, delta, 'lt'), mul(mul(d, d), 0.5), mul(sub(ad, 0.5 * delta), delta)), red);
 }

@@ -28,8 +28,8 @@ const ref = fixture('layers_api.json');
 
 interface LossResult { loss: Num[]; shape: number[]; up: Num[]; grad_input?: Num[]; grad_target?: Num[] }
 interface LossCase {
-  name: string; fn: 'crossEntropy' | 'nllLoss' | 'mseLoss'; input: Num[]; input_shape: number[]; target: Num[]; target_shape: number[];
-  soft: boolean; opts: { weight?: number[]; ignoreIndex?: number; labelSmoothing?: number }; results: Record<'mean' | 'sum' | 'none', LossResult>;
+  name: string; fn: 'crossEntropy' | 'nllLoss' | 'mseLoss' | 'l1Loss' | 'smoothL1Loss' | 'huberLoss'; input: Num[]; input_shape: number[]; target: Num[]; target_shape: number[];
+  soft: boolean; opts: { weight?: number[]; ignoreIndex?: number; labelSmoothing?: number; beta?: number; delta?: number }; results: Record<'mean' | 'sum' | 'none', LossResult>;
 }
 
 describe('losses match PyTorch (forward and gradients)', () => {
@@ -38,12 +38,19 @@ describe('losses match PyTorch (forward and gradients)', () => {
       it(`${c.fn}: ${c.name}, reduction ${red}`, () => {
         const r = c.results[red];
         const x = tensor(nums(c.input)).reshape(c.input_shape).requiresGrad_(true);
-        const soft = c.soft || c.fn === 'mseLoss';
+        const pointwise = !['crossEntropy', 'nllLoss'].includes(c.fn);
+        const soft = c.soft || pointwise;
         const t = tensor(nums(c.target)).reshape(c.target_shape);
         if (soft) t.requiresGrad_(true);
         const opts = { ...c.opts, weight: c.opts.weight ? tensor(c.opts.weight) : undefined, reduction: red };
         if (!opts.weight) delete opts.weight;
-        const out = c.fn === 'crossEntropy' ? F.crossEntropy(x, t, opts) : c.fn === 'nllLoss' ? F.nllLoss(x, t, opts) : F.mseLoss(x, t, { reduction: red });
+        const out =
+          c.fn === 'crossEntropy' ? F.crossEntropy(x, t, opts)
+          : c.fn === 'nllLoss' ? F.nllLoss(x, t, opts)
+          : c.fn === 'mseLoss' ? F.mseLoss(x, t, { reduction: red })
+          : c.fn === 'l1Loss' ? F.l1Loss(x, t, { reduction: red })
+          : c.fn === 'smoothL1Loss' ? F.smoothL1Loss(x, t, { reduction: red, beta: c.opts.beta })
+          : F.huberLoss(x, t, { reduction: red, delta: c.opts.delta });
         expect([...out.shape], 'output shape').toEqual(r.shape);
         close(vals(out), r.loss, 'loss');
         if (!r.grad_input) return;
@@ -61,7 +68,7 @@ describe('loss modules', () => {
     close(vals(loss.forward(x, tensor(nums(c.target)))), c.results.sum.loss, 'loss');
     close(vals(loss(x, tensor(nums(c.target)))), c.results.sum.loss, 'loss called as a function');
   });
-  it('nn.NLLLoss and nn.MSELoss', () => {
+  it('nn.NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss', () => {
     const n = (ref.losses as LossCase[]).find((k) => k.name === 'nll weight ignore')!;
     const x = tensor(nums(n.input)).reshape(n.input_shape);
     close(vals(new nn.NLLLoss({ weight: tensor(n.opts.weight!) }).forward(x, tensor(nums(n.target)))), n.results.mean.loss, 'nll');
@@ -69,6 +76,13 @@ describe('loss modules', () => {
     const mx = tensor(nums(m.input)).reshape(m.input_shape), mt = tensor(nums(m.target)).reshape(m.target_shape);
     close(vals(new nn.MSELoss().forward(mx, mt)), m.results.mean.loss, 'mse');
     close(vals(new nn.MSELoss({ reduction: 'none' }).forward(mx, mt)), m.results.none.loss, 'mse none');
+    const byName = (n: string) => (ref.losses as LossCase[]).find((k) => k.name === n)!;
+    close(vals(new nn.L1Loss({ reduction: 'sum' })(mx, mt)), byName('l1').results.sum.loss, 'L1Loss');
+    close(vals(new nn.SmoothL1Loss({ beta: 0.5 })(mx, mt)), byName('smooth l1 beta 0.5').results.mean.loss, 'SmoothL1Loss');
+    close(vals(new nn.HuberLoss({ delta: 0.5, reduction: 'none' })(mx, mt)), byName('huber delta 0.5').results.none.loss, 'HuberLoss');
+    expect(() => new nn.HuberLoss({ delta: 0 })).toThrow(/HuberLoss: delta must be a finite number > 0/);
+    expect(() => new nn.SmoothL1Loss({ beta: -1 })).toThrow(/SmoothL1Loss: beta must be a finite number >= 0/);
+    expect(() => new nn.L1Loss('mean' as never)).toThrow(/L1Loss: expected \(options\?\)/);
   });
   it('reject unknown options, bad weights, targets out of range and ignoreIndex on probability targets', () => {
     const x = tensor([[1, 2, 3], [0, 1, 0]]);

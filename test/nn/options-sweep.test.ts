@@ -45,6 +45,9 @@ const ROWS: Row[] = [
   ['nn.CrossEntropyLoss', (o) => new nn.CrossEntropyLoss(o), ['label_smoothing', 'labelSmoothing']],
   ['nn.NLLLoss', (o) => new nn.NLLLoss(o), ['ignore_index', 'ignoreIndex']],
   ['nn.MSELoss', (o) => new nn.MSELoss(o), null],
+  ['nn.L1Loss', (o) => new nn.L1Loss(o), null],
+  ['nn.SmoothL1Loss', (o) => new nn.SmoothL1Loss(o), null],
+  ['nn.HuberLoss', (o) => new nn.HuberLoss(o), null],
   ['nn.Module.loadStateDict', (o) => lin().loadStateDict(lin().stateDict(), o), null],
   // nn.functional
   ['nn.functional.conv1d', (o) => F.conv1d(randn([1, 1, 5]), randn([1, 1, 3]), null, o), null],
@@ -55,6 +58,9 @@ const ROWS: Row[] = [
   ['nn.functional.crossEntropy', (o) => F.crossEntropy(randn([2, 3]), [0, 1], o), ['label_smoothing', 'labelSmoothing']],
   ['nn.functional.nllLoss', (o) => F.nllLoss(randn([2, 3]), [0, 1], o), ['ignore_index', 'ignoreIndex']],
   ['nn.functional.mseLoss', (o) => F.mseLoss(randn([2]), randn([2]), o), null],
+  ['nn.functional.l1Loss', (o) => F.l1Loss(randn([2]), randn([2]), o), null],
+  ['nn.functional.smoothL1Loss', (o) => F.smoothL1Loss(randn([2]), randn([2]), o), null],
+  ['nn.functional.huberLoss', (o) => F.huberLoss(randn([2]), randn([2]), o), null],
   ['nn.init.kaimingUniform', (o) => nn.init.kaimingUniform(zeros([2, 2]), o), null],
   ['nn.init.kaimingNormal', (o) => nn.init.kaimingNormal(zeros([2, 2]), o), null],
   // tensors and autograd
