@@ -105,10 +105,12 @@ const ROWS: Row[] = [
   ['models.LeNet', (o) => models.LeNet(o), ['num_classes', 'numClasses']],
   // plan
   ['InferenceSession', (o) => new InferenceSession(lin(), { inputShape: [2], ...o }), ['max_plans', 'maxPlans']],
+  ['InferenceSession.load', (o) => InferenceSession.load(path.join(tmp, 'none.safetensors'), o), ['fold_batch_norm', 'foldBatchNorm']],
 ];
 
 /**
  * Exports that take no options object (positional arguments only), by path.
+ * (`train.MetricsWriter(dir, options)` records the run's options as metadata; it is not an options object.)
  * Pooling layers and functions, whose options are being reworked on another
  * branch, are listed in POOLING (their options are checked in test/conv).
  */
