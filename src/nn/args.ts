@@ -16,9 +16,9 @@ export function isOptionsObject(v: unknown): v is Record<string, unknown> {
  * Maps `args` (the constructor's arguments after its `required` leading ones,
  * which are not repeated in `names`) onto `names` in PyTorch's order; a plain
  * object as the last argument holds options named like `names`. Undefined
- * entries are left out, so defaults apply.
+ * entries are left out, so defaults apply; null throws unless the name is in `nullable`.
  */
-export function layerArgs(layer: string, names: readonly string[], args: readonly unknown[]): Record<string, unknown> {
+export function layerArgs(layer: string, names: readonly string[], args: readonly unknown[], nullable: readonly string[] = []): Record<string, unknown> {
   let pos = args;
   let opts: Record<string, unknown> = {};
   if (args.length > 0 && isOptionsObject(args[args.length - 1])) {
@@ -39,6 +39,9 @@ export function layerArgs(layer: string, names: readonly string[], args: readonl
     if (k in out) throw new TypeError(`${layer}: ${k} is given twice: as positional argument and in the options object`);
     out[k] = v;
   }
+  // null is a value only where PyTorch's None means something (BatchNorm's momentum); elsewhere it is not a default
+  for (const [k, v] of Object.entries(out))
+    if (v === null && !nullable.includes(k)) throw new TypeError(`${layer}: ${k} must not be null (leave it out, or pass undefined, for the default)`);
   return out;
 }
 

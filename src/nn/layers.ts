@@ -503,7 +503,7 @@ export abstract class _BatchNorm extends Module {
   constructor(layer: string, numFeatures: number, args: unknown[]) {
     super();
     this.numFeatures = checkInt(layer, 'numFeatures', numFeatures);
-    const a = layerArgs(layer, BATCH_NORM_ARGS, args);
+    const a = layerArgs(layer, BATCH_NORM_ARGS, args, ['momentum']);
     this.eps = numberArg(layer, 'eps', a.eps, 1e-5);
     if (!(this.eps > 0)) throw new RangeError(`${layer}: eps must be > 0, got ${this.eps}`);
     this.momentum = a.momentum === null ? null : numberArg(layer, 'momentum', a.momentum, 0.1);

@@ -52,9 +52,9 @@ export class CrossEntropyLoss extends Module {
     super();
     const { weight, opts } = weightedArgs<L.CrossEntropyOptions>('CrossEntropyLoss', args, ['weight', 'ignoreIndex', 'reduction', 'labelSmoothing']);
     this.weight = this.registerBuffer('weight', weight);
-    this.ignoreIndex = opts.ignoreIndex ?? -100;
+    this.ignoreIndex = opts.ignoreIndex === undefined ? -100 : opts.ignoreIndex;
     this.reduction = reductionOf('CrossEntropyLoss', opts.reduction);
-    this.labelSmoothing = opts.labelSmoothing ?? 0;
+    this.labelSmoothing = opts.labelSmoothing === undefined ? 0 : opts.labelSmoothing;
     // validated once here with the functional form's checks (a 1-class probe would not cover weight's size)
     if (typeof this.ignoreIndex !== 'number' || !Number.isInteger(this.ignoreIndex)) throw new TypeError(`CrossEntropyLoss: ignoreIndex must be an integer, got ${describe(this.ignoreIndex)}`);
     if (typeof this.labelSmoothing !== 'number' || !(this.labelSmoothing >= 0 && this.labelSmoothing <= 1))
@@ -83,7 +83,7 @@ export class NLLLoss extends Module {
     super();
     const { weight, opts } = weightedArgs<L.NllLossOptions>('NLLLoss', args, ['weight', 'ignoreIndex', 'reduction']);
     this.weight = this.registerBuffer('weight', weight);
-    this.ignoreIndex = opts.ignoreIndex ?? -100;
+    this.ignoreIndex = opts.ignoreIndex === undefined ? -100 : opts.ignoreIndex;
     if (typeof this.ignoreIndex !== 'number' || !Number.isInteger(this.ignoreIndex)) throw new TypeError(`NLLLoss: ignoreIndex must be an integer, got ${describe(this.ignoreIndex)}`);
     this.reduction = reductionOf('NLLLoss', opts.reduction);
   }
@@ -144,7 +144,7 @@ export class SmoothL1Loss extends Module {
     super();
     const o = elementwiseArgs<{ reduction?: Reduction; beta?: number }>('SmoothL1Loss', args, ['reduction', 'beta']);
     this.reduction = o.reduction;
-    this.beta = o.beta ?? 1;
+    this.beta = o.beta === undefined ? 1 : o.beta;
     if (typeof this.beta !== 'number' || !Number.isFinite(this.beta) || this.beta < 0) throw new RangeError(`SmoothL1Loss: beta must be a finite number >= 0, got ${describe(this.beta)}`);
   }
   forward(input: Tensor, target: Tensor): Tensor {
@@ -164,7 +164,7 @@ export class HuberLoss extends Module {
     super();
     const o = elementwiseArgs<{ reduction?: Reduction; delta?: number }>('HuberLoss', args, ['reduction', 'delta']);
     this.reduction = o.reduction;
-    this.delta = o.delta ?? 1;
+    this.delta = o.delta === undefined ? 1 : o.delta;
     if (typeof this.delta !== 'number' || !Number.isFinite(this.delta) || this.delta <= 0) throw new RangeError(`HuberLoss: delta must be a finite number > 0, got ${describe(this.delta)}`);
   }
   forward(input: Tensor, target: Tensor): Tensor {

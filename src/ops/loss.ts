@@ -148,7 +148,7 @@ export function crossEntropy(logits: Tensor, target: Target, opts: CrossEntropyO
   const g = geometry(op, logits, 'logits');
   if (g.C < 1) throw new Error(`${op}: logits have no classes (shape [${logits.shape.join(',')}])`);
   const red = reduction(op, opts.reduction);
-  const eps = opts.labelSmoothing ?? 0;
+  const eps = opts.labelSmoothing === undefined ? 0 : opts.labelSmoothing;
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) throw new RangeError(`${op}: labelSmoothing must be in [0, 1], got ${describe(eps)}`);
   const weight = weightArg(op, opts.weight, g.C);
   const ignoreIndex = ignoreArg(op, opts.ignoreIndex);

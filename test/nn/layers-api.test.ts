@@ -92,6 +92,8 @@ describe('loss modules', () => {
     expect(() => F.crossEntropy(x, [0, -1], { ignoreIndex: -1.5 })).toThrow(/ignoreIndex must be an integer/);
     expect(() => F.crossEntropy(x, tensor([[1, 0, 0], [0, 1, 0]]), { ignoreIndex: 0 })).toThrow(/ignoreIndex is not supported for probability targets/);
     expect(() => F.crossEntropy(tensor([[[1, 2]], [[3, 4]]]), tensor([0, 1]))).toThrow(/target must have shape \[2,2\]/);
+    expect(() => F.crossEntropy(x, [0, 1], { labelSmoothing: null } as never)).toThrow(/labelSmoothing must be in \[0, 1\], got null/);
+    expect(() => new nn.CrossEntropyLoss({ ignoreIndex: null } as never)).toThrow(/CrossEntropyLoss: ignoreIndex must be an integer, got null/);
     expect(() => F.nllLoss(x, [0, 1], { labelSmoothing: 0.1 } as never)).toThrow(/nllLoss: unknown option 'labelSmoothing'/);
     expect(() => F.mseLoss(x, tensor([1, 2, 3]))).toThrow(/mseLoss: input shape \[2,3\] and target shape \[3\] differ/);
     expect(() => F.mseLoss(x, x, { reduce: false } as never)).toThrow(/mseLoss: unknown option 'reduce'/);
@@ -168,7 +170,8 @@ describe('constructors: PyTorch’s positional order or options last, never a si
     const e = new nn.Conv1d(1, 6, 5, 2, { padding: 2, bias: false });
     expect([e.stride, e.padding, e.bias]).toEqual([2, 2, null]);
     expect(new nn.Conv3d(2, 2, [1, 3, 3], [1, 2, 2], 'valid').padding).toBe('valid');
-    expect(() => new nn.Conv2d(1, 2, 3, 1, 0, 1, 1, true, 'zeros', 'cpu' as never)).toThrow(/Conv2d: too many arguments.*extra argument: "zeros"/);
+    const AnyConv = nn.Conv2d as unknown as new (...a: unknown[]) => nn.Conv2d;
+    expect(() => new AnyConv(1, 2, 3, 1, 0, 1, 1, true, 'zeros', 'cpu')).toThrow(/Conv2d: too many arguments.*extra argument: "zeros"/);
     expect(() => new nn.Conv2d(1, 2, 3, 2, { stride: 2 })).toThrow(/Conv2d: stride is given twice/);
     expect(() => new nn.Conv2d(1, 2, 3, { strides: 2 } as never)).toThrow(/Conv2d: unknown option 'strides' \(did you mean 'stride'\?\)/);
     expect(() => new nn.Conv2d(1, 2, 3, 'x' as never)).toThrow(/Conv2d: stride must be a number or an array of 2 numbers/);
@@ -207,6 +210,9 @@ describe('constructors: PyTorch’s positional order or options last, never a si
     expect(new nn.Dropout({ p: 0.3 }).p).toBe(0.3);
     expect(() => new nn.Dropout(0.2, 'yes' as never)).toThrow(/Dropout: inplace must be a boolean/);
     expect(() => new nn.Dropout(2)).toThrow(/Dropout: p must be in \[0, 1\]/);
+    expect(() => new nn.Dropout(null as never)).toThrow(/Dropout: p must not be null/);
+    expect(() => new nn.Conv2d(1, 2, 3, null as never)).toThrow(/Conv2d: stride must not be null/);
+    expect(() => new nn.Linear(1, 2, { bias: null } as never)).toThrow(/Linear: bias must not be null/);
   });
   it('LeNet validates its options', () => {
     expect(() => models.LeNet({ num_classes: 3 } as never)).toThrow(/LeNet: unknown option 'num_classes' \(did you mean 'numClasses'\?/);
