@@ -127,6 +127,13 @@ describe('BatchNorm1d/2d/3d match PyTorch over several steps', () => {
         if (s.num_batches_tracked !== undefined) expect(bn.numBatchesTracked!.item(), `${what} num_batches_tracked`).toBe(s.num_batches_tracked);
       });
     });
+  it('F.batchNorm defaults to eval mode (training false), as PyTorch’s F.batch_norm', () => {
+    const x = tensor([[1, 2], [3, 6]]);
+    const y = F.batchNorm(x, { runningMean: tensor([1, 2]), runningVar: tensor([4, 16]), eps: 0 });
+    expectAllClose(vals(y), [0, 0, 1, 1], 1e-6, 1e-6, 'eval batch norm');
+    expect(() => F.batchNorm(x)).toThrow(/batchNorm: eval mode needs runningMean and runningVar \(training defaults to false/);
+    expectAllClose(vals(F.batchNorm(x, { training: true, eps: 0 })), [-1, -1, 1, 1], 1e-6, 1e-6, 'train batch norm');
+  });
   it('positional form (numFeatures, eps, momentum, affine, trackRunningStats), and input ranks', () => {
     const bn = new nn.BatchNorm1d(4, 1e-3, null, false, false);
     expect([bn.eps, bn.momentum, bn.affine, bn.trackRunningStats, bn.weight, bn.runningMean]).toEqual([1e-3, null, false, false, null, null]);
