@@ -15,58 +15,66 @@ using namespace bind;
 // ---------------------------------------------------------------------------
 // losses
 
-FN(CrossEntropyForward) {  // (logits, target, N, C, smoothing) → [lossRows, probs]
+// Loss arguments shared by the four bindings: target [N*S], weight [C] or null, N, C, S, ignoreIndex.
+struct LossGeom {
+  Storage* t;
+  Storage* w;
+  int64_t N, C, S, ignore;
+};
+LossGeom loss_geom(const Napi::CallbackInfo& info, Napi::Env env, const char* op, size_t ti, size_t wi, size_t ni,
+                   size_t ii) {
+  LossGeom g{unwrap(info[ti], "target"), opt_storage(info, wi, "weight"), nonneg(info, ni, "N"),
+             nonneg(info, ni + 1, "C"), nonneg(info, ni + 2, "S"), i64(info, ii, "ignoreIndex")};
+  exact(env, g.t, mul(env, g.N, g.S), "target");
+  if (g.w) exact(env, g.w, g.C, "weight");
+  check_targets(op, g.t->data, g.N * g.S, g.C, g.ignore);
+  return g;
+}
+
+FN(CrossEntropyForward) {  // (logits, target, weight|null, N, C, S, smoothing, ignoreIndex) → [lossRows, probs, divisor]
   Storage* z = unwrap(info[0], "logits");
-  Storage* t = unwrap(info[1], "target");
-  int64_t N = nonneg(info, 2, "N"), C = nonneg(info, 3, "C");
-  exact(env, z, mul(env, N, C), "logits");
-  exact(env, t, N, "target");
-  check_targets("crossEntropy", t->data, N, C);
-  Value loss = out(env, N), probs = out(env, N * C);
-  cross_entropy_forward(z->data, t->data, data_of(loss),
-                        data_of(probs), N, C, f32(info, 4, "smoothing"));
-  auto r = Napi::Array::New(env, 2);
+  LossGeom g = loss_geom(info, env, "crossEntropy", 1, 2, 3, 7);
+  exact(env, z, mul(env, mul(env, g.N, g.C), g.S), "logits");
+  Value loss = out(env, g.N * g.S), probs = out(env, z->numel);
+  double d = cross_entropy_forward(z->data, g.t->data, g.w ? g.w->data : nullptr, data_of(loss), data_of(probs), g.N,
+                                   g.C, g.S, f32(info, 6, "smoothing"), g.ignore);
+  auto r = Napi::Array::New(env, 3);
   r.Set(0u, loss);
   r.Set(1u, probs);
+  r.Set(2u, Napi::Number::New(env, d));
   return r;
 } END
 
-FN(CrossEntropyBackward) {  // (probs, target, scale, N, C, smoothing)
+FN(CrossEntropyBackward) {  // (probs, target, weight|null, scale, N, C, S, smoothing, ignoreIndex)
   Storage* p = unwrap(info[0], "probs");
-  Storage* t = unwrap(info[1], "target");
-  Storage* s = unwrap(info[2], "scale");
-  int64_t N = nonneg(info, 3, "N"), C = nonneg(info, 4, "C");
-  exact(env, p, mul(env, N, C), "probs");
-  exact(env, t, N, "target");
-  if (s->numel != 1 && static_cast<int64_t>(s->numel) != N) fail(env, "crossEntropy backward: bad scale");
-  check_targets("crossEntropy", t->data, N, C);
-  Value gx = out(env, N * C);
-  cross_entropy_backward(p->data, t->data, s->data, s->numel, data_of(gx), N, C,
-                         f32(info, 5, "smoothing"));
+  Storage* s = unwrap(info[3], "scale");
+  LossGeom g = loss_geom(info, env, "crossEntropy", 1, 2, 4, 8);
+  exact(env, p, mul(env, mul(env, g.N, g.C), g.S), "probs");
+  if (s->numel != 1 && static_cast<int64_t>(s->numel) != g.N * g.S) fail(env, "crossEntropy backward: bad scale");
+  Value gx = out(env, p->numel);
+  cross_entropy_backward(p->data, g.t->data, g.w ? g.w->data : nullptr, s->data, s->numel, data_of(gx), g.N, g.C, g.S,
+                         f32(info, 7, "smoothing"), g.ignore);
   return gx;
 } END
 
-FN(NllForward) {
+FN(NllForward) {  // (input, target, weight|null, N, C, S, ignoreIndex) → [lossRows, divisor]
   Storage* x = unwrap(info[0], "input");
-  Storage* t = unwrap(info[1], "target");
-  int64_t N = nonneg(info, 2, "N"), C = nonneg(info, 3, "C");
-  exact(env, x, mul(env, N, C), "input");
-  exact(env, t, N, "target");
-  check_targets("nllLoss", t->data, N, C);
-  Value r = out(env, N);
-  nll_forward(x->data, t->data, data_of(r), N, C);
+  LossGeom g = loss_geom(info, env, "nllLoss", 1, 2, 3, 6);
+  exact(env, x, mul(env, mul(env, g.N, g.C), g.S), "input");
+  Value rows = out(env, g.N * g.S);
+  double d = nll_forward(x->data, g.t->data, g.w ? g.w->data : nullptr, data_of(rows), g.N, g.C, g.S, g.ignore);
+  auto r = Napi::Array::New(env, 2);
+  r.Set(0u, rows);
+  r.Set(1u, Napi::Number::New(env, d));
   return r;
 } END
 
-FN(NllBackward) {
-  Storage* t = unwrap(info[0], "target");
-  Storage* s = unwrap(info[1], "scale");
-  int64_t N = nonneg(info, 2, "N"), C = nonneg(info, 3, "C");
-  exact(env, t, N, "target");
-  if (s->numel != 1 && static_cast<int64_t>(s->numel) != N) fail(env, "nllLoss backward: bad scale");
-  check_targets("nllLoss", t->data, N, C);
-  Value gx = out(env, mul(env, N, C));
-  nll_backward(t->data, s->data, s->numel, data_of(gx), N, C);
+FN(NllBackward) {  // (target, weight|null, scale, N, C, S, ignoreIndex)
+  Storage* s = unwrap(info[2], "scale");
+  LossGeom g = loss_geom(info, env, "nllLoss", 0, 1, 3, 6);
+  if (s->numel != 1 && static_cast<int64_t>(s->numel) != g.N * g.S) fail(env, "nllLoss backward: bad scale");
+  Value gx = out(env, mul(env, mul(env, g.N, g.C), g.S));
+  nll_backward(g.t->data, g.w ? g.w->data : nullptr, s->data, s->numel, data_of(gx), g.N, g.C, g.S, g.ignore);
   return gx;
 } END
 

@@ -119,17 +119,21 @@ void adaptive_avg_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t OH,
 void adaptive_avg_pool_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* gy, float* gx);
 
 // ---- losses -----------------------------------------------------------------
-// logits [N, C], target [N] (class indices stored as floats, validated here).
-// loss_rows [N] gets each row's loss; probs [N, C] the softmax, kept for backward.
-void cross_entropy_forward(const float* logits, const float* target, float* loss_rows, float* probs, int64_t N,
-                           int64_t C, float smoothing);
-// gx = (probs - q) * scale[n] (scale has N entries, or 1 entry when scale_n == 1)
-void cross_entropy_backward(const float* probs, const float* target, const float* scale, int64_t scale_n, float* gx,
-                            int64_t N, int64_t C, float smoothing);
-void nll_forward(const float* x, const float* target, float* loss_rows, int64_t N, int64_t C);
-void nll_backward(const float* target, const float* scale, int64_t scale_n, float* gx, int64_t N, int64_t C);
-// throws Error naming the first bad target
-void check_targets(const char* op, const float* target, int64_t N, int64_t C);
+// logits [N, C, S] (S: the product of the extra dims d1.., 1 for [N, C]), target [N, S]
+// (class indices stored as floats, or ignore_index; validated by check_targets), weight [C] or null.
+// loss_rows [N, S] gets each row's loss; probs [N, C, S] the softmax, kept for backward.
+// The forwards return the 'mean' divisor: the sum of weight[target] over the targets not ignored.
+double cross_entropy_forward(const float* logits, const float* target, const float* weight, float* loss_rows,
+                             float* probs, int64_t N, int64_t C, int64_t S, float smoothing, int64_t ignore_index);
+void cross_entropy_backward(const float* probs, const float* target, const float* weight, const float* scale,
+                            int64_t scale_n, float* gx, int64_t N, int64_t C, int64_t S, float smoothing,
+                            int64_t ignore_index);
+double nll_forward(const float* x, const float* target, const float* weight, float* loss_rows, int64_t N, int64_t C,
+                   int64_t S, int64_t ignore_index);
+void nll_backward(const float* target, const float* weight, const float* scale, int64_t scale_n, float* gx, int64_t N,
+                  int64_t C, int64_t S, int64_t ignore_index);
+// throws Error naming the first target that is neither a class index in [0, C) nor ignore_index
+void check_targets(const char* op, const float* target, int64_t R, int64_t C, int64_t ignore_index);
 
 // ---- batch norm (x [N, C, S]) --------------------------------------------------
 void batch_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,

@@ -10,64 +10,120 @@
 
 namespace blasnet {
 
-void check_targets(const char* op, const float* target, int64_t N, int64_t C) {
-  for (int64_t n = 0; n < N; n++) {
-    const float t = target[n];
+// target: [R] class indices in [0, C), or ignore_index
+void check_targets(const char* op, const float* target, int64_t R, int64_t C, int64_t ignore_index) {
+  for (int64_t r = 0; r < R; r++) {
+    const float t = target[r];
+    if (t == static_cast<float>(ignore_index)) continue;
     if (!(t >= 0.f && t < static_cast<float>(C)) || t != std::floor(t)) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "%g", static_cast<double>(t));
-      throw Error(std::string(op) + ": target[" + std::to_string(n) + "] = " + buf + " is not a class index in [0, " +
-                  std::to_string(C) + ")");
+      throw Error(std::string(op) + ": target[" + std::to_string(r) + "] = " + buf + " is not a class index in [0, " +
+                  std::to_string(C) + ") nor ignoreIndex " + std::to_string(ignore_index));
     }
   }
 }
 
-// loss_n = -sum_c q_c log p_c with q = (1 - s) onehot(t) + s / C
-void cross_entropy_forward(const float* logits, const float* target, float* loss_rows, float* probs, int64_t N,
-                           int64_t C, float smoothing) {
-  parallel_for(N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; n++) {
-      const float* z = logits + n * C;
-      float* p = probs + n * C;
+namespace {
+inline bool ignored(float t, int64_t ignore_index) { return t == static_cast<float>(ignore_index); }
+// The 'mean' divisor: sum of weight[target] over the targets that are not ignored (their count without weight).
+double target_weight_sum(const float* target, const float* weight, int64_t R, int64_t ignore_index) {
+  double d = 0.0;
+  for (int64_t r = 0; r < R; r++)
+    if (!ignored(target[r], ignore_index)) d += weight ? weight[static_cast<int64_t>(target[r])] : 1.0;
+  return d;
+}
+}  // namespace
+
+// logits, probs: [N, C, S] (S = product of the extra dims, 1 for [N, C]); target, loss_rows: [N, S]; weight: [C] or null.
+// Row r = (n, s) reads z_c = logits[(n * C + c) * S + s]:
+//   loss_r = (1 - e) w_t (lse - z_t) + e / C * sum_c w_c (lse - z_c)   (0 where t == ignore_index)
+// Returns the 'mean' divisor (sum of w_t over the rows not ignored).
+double cross_entropy_forward(const float* logits, const float* target, const float* weight, float* loss_rows,
+                             float* probs, int64_t N, int64_t C, int64_t S, float smoothing, int64_t ignore_index) {
+  const int64_t R = N * S;
+  parallel_for(R, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+      const int64_t n = r / S, s = r % S;
+      const float* z = logits + n * C * S + s;
+      float* p = probs + n * C * S + s;
       float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t c = 0; c < C; c++) mx = std::max(mx, z[c]);
+      for (int64_t c = 0; c < C; c++) mx = std::max(mx, z[c * S]);
       double sum = 0.0;
-      for (int64_t c = 0; c < C; c++) sum += std::exp(static_cast<double>(z[c] - mx));
+      for (int64_t c = 0; c < C; c++) sum += std::exp(static_cast<double>(z[c * S] - mx));
       const double lse = std::log(sum) + mx;
-      const int64_t t = static_cast<int64_t>(target[n]);
-      double loss = -(static_cast<double>(z[t]) - lse) * (1.0 - smoothing);
+      const double inv = 1.0 / sum;
+      for (int64_t c = 0; c < C; c++) p[c * S] = static_cast<float>(std::exp(static_cast<double>(z[c * S] - mx)) * inv);
+      if (ignored(target[r], ignore_index)) {
+        loss_rows[r] = 0.f;
+        continue;
+      }
+      const int64_t t = static_cast<int64_t>(target[r]);
+      double loss = (lse - static_cast<double>(z[t * S])) * (1.0 - smoothing) * (weight ? weight[t] : 1.f);
       if (smoothing != 0.f) {
         double all = 0.0;
-        for (int64_t c = 0; c < C; c++) all += static_cast<double>(z[c]) - lse;
-        loss -= smoothing / static_cast<double>(C) * all;
+        for (int64_t c = 0; c < C; c++) all += (lse - static_cast<double>(z[c * S])) * (weight ? weight[c] : 1.f);
+        loss += smoothing / static_cast<double>(C) * all;
       }
-      loss_rows[n] = static_cast<float>(loss);
-      const double inv = 1.0 / sum;
-      for (int64_t c = 0; c < C; c++) p[c] = static_cast<float>(std::exp(static_cast<double>(z[c] - mx)) * inv);
+      loss_rows[r] = static_cast<float>(loss);
     }
   });
+  return target_weight_sum(target, weight, R, ignore_index);
 }
 
-void cross_entropy_backward(const float* probs, const float* target, const float* scale, int64_t scale_n, float* gx,
-                            int64_t N, int64_t C, float smoothing) {
-  const float off = smoothing / static_cast<float>(C);
-  for (int64_t n = 0; n < N; n++) {
-    const float s = scale[scale_n == 1 ? 0 : n];
-    const int64_t t = static_cast<int64_t>(target[n]);
+// gx_c = scale_r [(1 - e) w_t (p_c - [c == t]) + e / C (W p_c - w_c)], W = sum_c w_c; 0 on ignored rows.
+// scale: one value for every row (scale_n == 1) or one per row.
+void cross_entropy_backward(const float* probs, const float* target, const float* weight, const float* scale,
+                            int64_t scale_n, float* gx, int64_t N, int64_t C, int64_t S, float smoothing,
+                            int64_t ignore_index) {
+  double W = 0.0;
+  for (int64_t c = 0; c < C; c++) W += weight ? weight[c] : 1.f;
+  const float e = smoothing / static_cast<float>(C), Wf = static_cast<float>(W);
+  const int64_t R = N * S;
+  for (int64_t r = 0; r < R; r++) {
+    const int64_t n = r / S, s = r % S;
+    const float* p = probs + n * C * S + s;
+    float* g = gx + n * C * S + s;
+    if (ignored(target[r], ignore_index)) {
+      for (int64_t c = 0; c < C; c++) g[c * S] = 0.f;
+      continue;
+    }
+    const float sc = scale[scale_n == 1 ? 0 : r];
+    const int64_t t = static_cast<int64_t>(target[r]);
+    const float wt = (1.f - smoothing) * (weight ? weight[t] : 1.f);
     for (int64_t c = 0; c < C; c++) {
-      const float q = (c == t ? 1.f - smoothing : 0.f) + off;
-      gx[n * C + c] = (probs[n * C + c] - q) * s;
+      const float pc = p[c * S];
+      float v = wt * (pc - (c == t ? 1.f : 0.f));
+      if (smoothing != 0.f) v += e * (Wf * pc - (weight ? weight[c] : 1.f));
+      g[c * S] = v * sc;
     }
   }
 }
 
-void nll_forward(const float* x, const float* target, float* loss_rows, int64_t N, int64_t C) {
-  for (int64_t n = 0; n < N; n++) loss_rows[n] = -x[n * C + static_cast<int64_t>(target[n])];
+// x: [N, C, S]; loss_r = -w_t x[n, t, s] (0 where ignored). Returns the 'mean' divisor.
+double nll_forward(const float* x, const float* target, const float* weight, float* loss_rows, int64_t N, int64_t C,
+                   int64_t S, int64_t ignore_index) {
+  const int64_t R = N * S;
+  for (int64_t r = 0; r < R; r++) {
+    if (ignored(target[r], ignore_index)) {
+      loss_rows[r] = 0.f;
+      continue;
+    }
+    const int64_t n = r / S, s = r % S, t = static_cast<int64_t>(target[r]);
+    loss_rows[r] = -x[(n * C + t) * S + s] * (weight ? weight[t] : 1.f);
+  }
+  return target_weight_sum(target, weight, R, ignore_index);
 }
 
-void nll_backward(const float* target, const float* scale, int64_t scale_n, float* gx, int64_t N, int64_t C) {
-  std::fill(gx, gx + N * C, 0.f);
-  for (int64_t n = 0; n < N; n++) gx[n * C + static_cast<int64_t>(target[n])] = -scale[scale_n == 1 ? 0 : n];
+void nll_backward(const float* target, const float* weight, const float* scale, int64_t scale_n, float* gx, int64_t N,
+                  int64_t C, int64_t S, int64_t ignore_index) {
+  std::fill(gx, gx + N * C * S, 0.f);
+  const int64_t R = N * S;
+  for (int64_t r = 0; r < R; r++) {
+    if (ignored(target[r], ignore_index)) continue;
+    const int64_t n = r / S, s = r % S, t = static_cast<int64_t>(target[r]);
+    gx[(n * C + t) * S + s] = -scale[scale_n == 1 ? 0 : r] * (weight ? weight[t] : 1.f);
+  }
 }
 
 // x, y: [N, C, S]. Training: batch statistics (biased variance for

@@ -142,10 +142,11 @@ export interface NativeAddon {
   avgPoolForward(x: Handle, geom: number[], includePad: boolean): Handle;
   avgPoolBackward(gy: Handle, geom: number[], includePad: boolean): Handle;
   adaptiveAvgPool(x: Handle, planes: number, H: number, W: number, OH: number, OW: number, backward: boolean): Handle;
-  crossEntropyForward(z: Handle, t: Handle, N: number, C: number, smoothing: number): [Handle, Handle];
-  crossEntropyBackward(p: Handle, t: Handle, scale: Handle, N: number, C: number, smoothing: number): Handle;
-  nllForward(x: Handle, t: Handle, N: number, C: number): Handle;
-  nllBackward(t: Handle, scale: Handle, N: number, C: number): Handle;
+  /** logits [N, C, S], target [N, S], weight [C] | null → [loss rows [N, S], probs [N, C, S], 'mean' divisor]. */
+  crossEntropyForward(z: Handle, t: Handle, w: Handle | null, N: number, C: number, S: number, smoothing: number, ignoreIndex: number): [Handle, Handle, number];
+  crossEntropyBackward(p: Handle, t: Handle, w: Handle | null, scale: Handle, N: number, C: number, S: number, smoothing: number, ignoreIndex: number): Handle;
+  nllForward(x: Handle, t: Handle, w: Handle | null, N: number, C: number, S: number, ignoreIndex: number): [Handle, number];
+  nllBackward(t: Handle, w: Handle | null, scale: Handle, N: number, C: number, S: number, ignoreIndex: number): Handle;
   batchNormForward(x: Handle, g: Handle | null, b: Handle | null, rm: Handle | null, rv: Handle | null, N: number, C: number, S: number, training: boolean, momentum: number, eps: number): [Handle, Handle, Handle];
   batchNormBackward(x: Handle, gy: Handle, g: Handle | null, mean: Handle, inv: Handle, N: number, C: number, S: number, training: boolean, nx: boolean, na: boolean): [Handle | null, Handle | null, Handle | null];
   sgdStep(p: Handle, g: Handle, buf: Handle | null, lr: number, momentum: number, dampening: number, nesterov: boolean, wd: number, first: boolean, maximize: boolean): void;

@@ -156,6 +156,7 @@ function parseChunks(buf: Uint8Array, source: string, maxPixels: number): Parsed
 
 /** Reads and validates the header (every chunk's framing and CRC, one IHDR) without decompressing the image. */
 export function readPngHeader(buf: Uint8Array, opts: DecodePngOptions = {}): PngHeader {
+  opts = checkOptions('readPngHeader', opts, ['maxPixels', 'source']);
   return parseChunks(buf, opts.source ?? '<buffer>', opts.maxPixels ?? MAX_PNG_PIXELS).header;
 }
 

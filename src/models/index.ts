@@ -1,2 +1,2 @@
 /** Reference models (`import { models } from 'blasnet'`). */
-export { LeNet, type LeNetVariant } from './lenet';
+export { LeNet, type LeNetVariant, type LeNetOptions } from './lenet';

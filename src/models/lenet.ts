@@ -11,13 +11,24 @@
  * pooling, as the 1998 network in Dive into Deep Learning. 61,706 parameters.
  */
 import * as nn from '../nn';
+import { checkOptions } from '../ops/args';
+import { intArg } from '../nn/args';
 
 export type LeNetVariant = 'modern' | 'classic';
 
-export function LeNet(opts: { variant?: LeNetVariant; numClasses?: number } = {}): nn.Sequential {
+/** Options of {@link LeNet}. */
+export interface LeNetOptions {
+  /** 'modern' (ReLU, max pooling; default) or 'classic' (sigmoid, average pooling). */
+  variant?: LeNetVariant;
+  /** Outputs of the last Linear (default 10). */
+  numClasses?: number;
+}
+
+export function LeNet(opts: LeNetOptions = {}): nn.Sequential {
+  opts = checkOptions('LeNet', opts, ['variant', 'numClasses']);
   const variant = opts.variant ?? 'modern';
   if (variant !== 'modern' && variant !== 'classic') throw new Error(`LeNet: variant must be 'modern' or 'classic', got ${JSON.stringify(variant)}`);
-  const classes = opts.numClasses ?? 10;
+  const classes = intArg('LeNet', 'numClasses', opts.numClasses ?? 10);
   const act = () => (variant === 'modern' ? new nn.ReLU() : new nn.Sigmoid());
   const pool = () => (variant === 'modern' ? new nn.MaxPool2d(2) : new nn.AvgPool2d(2));
   return new nn.Sequential(

@@ -5,7 +5,7 @@ import * as red from '../ops/reduce';
 
 export { conv1d, conv2d, conv3d, convOutputShape, type ConvOptions, type Padding } from '../ops/conv';
 export { maxPool1d, maxPool2d, maxPool3d, avgPool1d, avgPool2d, avgPool3d, adaptiveAvgPool2d, globalAvgPool2d, poolOutSize, type PoolOptions } from '../ops/pool';
-export { crossEntropy, nllLoss, mseLoss, type Reduction, type CrossEntropyOptions, type Target } from '../ops/loss';
+export { crossEntropy, nllLoss, mseLoss, l1Loss, smoothL1Loss, huberLoss, type Reduction, type CrossEntropyOptions, type NllLossOptions, type Target } from '../ops/loss';
 export { linear, dropout, batchNorm, type BatchNormOptions } from '../ops/layers';
 
 export const relu = (x: Tensor): Tensor => ew.relu(assertTensor('relu', x, 'input'));

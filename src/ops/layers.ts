@@ -65,6 +65,7 @@ export interface BatchNormOptions {
   runningVar?: Tensor | null;
   weight?: Tensor | null;
   bias?: Tensor | null;
+  /** Batch statistics (and running estimates updated) when true; running estimates when false (default false, as PyTorch). */
   training?: boolean;
   momentum?: number;
   eps?: number;
@@ -85,18 +86,18 @@ export function batchNorm(x: Tensor, opts: BatchNormOptions = {}): Tensor {
     const t = opts[k];
     if (t != null) assertTensor(op, t, k)._check(`${op}: ${k}`);
   }
-  boolArg(op, 'training', opts.training, true);
+  boolArg(op, 'training', opts.training, false);
   numberArg(op, 'momentum', opts.momentum, 0.1);
   numberArg(op, 'eps', opts.eps, 1e-5);
   if (x.ndim < 2) throw new Error(`${op}: expected an input [N, C, ...], got shape [${x.shape.join(',')}]`);
   const [N, C] = x.shape;
   const S = x.numel / Math.max(N * C, 1);
   const { runningMean: rm = null, runningVar: rv = null, weight: w = null, bias: b = null } = opts;
-  const training = opts.training ?? true;
+  const training = opts.training ?? false; // PyTorch's F.batch_norm: training=False
   const momentum = opts.momentum ?? 0.1, eps = opts.eps ?? 1e-5;
   for (const [name, t] of [['runningMean', rm], ['runningVar', rv], ['weight', w], ['bias', b]] as const)
     if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`${op}: ${name} must have shape [${C}], got [${t.shape.join(',')}]`);
-  if (!training && (!rm || !rv)) throw new Error(`${op}: eval mode needs runningMean and runningVar`);
+  if (!training && (!rm || !rv)) throw new Error(`${op}: eval mode needs runningMean and runningVar (training defaults to false, as PyTorch's F.batch_norm; pass { training: true } for batch statistics)`);
   if (training && N * S <= 1) throw new Error(`${op}: expected more than 1 value per channel when training, got input shape [${x.shape.join(',')}]`);
   const [y, mean, inv] = native.batchNormForward(x._h(op), w?._h(op) ?? null, b?._h(op) ?? null, rm?._h(op) ?? null, rv?._h(op) ?? null, N, C, S, training, momentum, eps);
   if (rm && training) rm._storage.version++;

@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { serialize, deserialize, type TensorDict } from '../io/checkpoint';
 import { writeFileAtomic } from '../io/atomic';
+import { checkOptions } from '../ops/args';
 import type { Module } from '../nn/module';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
 import type { LRScheduler, LRSchedulerStateDict } from '../optim/lr_scheduler';
@@ -55,6 +56,7 @@ function sha256(b: Uint8Array): string {
 
 /** Writes model.safetensors, then state.safetensors naming the model file's hash. */
 export function saveCheckpoint(dir: string, o: SaveCheckpointOptions): void {
+  checkOptions('saveCheckpoint', o, ['model', 'optimizer', 'scheduler', 'epoch', 'history', 'options', 'modelMetadata', 'optimizerName']);
   fs.mkdirSync(dir, { recursive: true });
   const modelBytes = serialize(o.model.stateDict(), { ...(o.modelMetadata ?? {}), epoch: String(o.epoch) });
   writeFileAtomic(path.join(dir, MODEL_FILE), modelBytes);
@@ -113,6 +115,7 @@ function readFile(file: string, what: string): Buffer {
  * scheduler, or throws a {@link CheckpointError} and changes nothing.
  */
 export function loadCheckpoint(dir: string, o: LoadCheckpointOptions): ResumedState {
+  checkOptions('loadCheckpoint', o, ['model', 'optimizer', 'scheduler', 'optimizerName', 'options', 'mustMatch', 'schedulerStepsPerEpoch', 'optionName']);
   const modelPath = path.join(dir, MODEL_FILE), statePath = path.join(dir, STATE_FILE);
   const name = o.optionName ?? kebab;
   const stateBytes = readFile(statePath, 'training state');

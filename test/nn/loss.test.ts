@@ -272,9 +272,10 @@ describe('bad targets and options throw Errors naming the op', () => {
     expect(() => F.crossEntropy(tensor(x, [N, C]), [0, 1, 2, 3], { labelSmoothing: -0.1 })).toThrow(/crossEntropy/);
   });
 
-  it('logits of the wrong rank are rejected', () => {
-    expect(() => F.crossEntropy(tensor(x, [2, 2, C]), [0, 1])).toThrow(/crossEntropy/);
-    expect(() => F.nllLoss(tensor(x.slice(0, C)), [0])).toThrow(/nllLoss/);
+  it('logits of the wrong rank, or targets of the wrong shape, are rejected', () => {
+    // [N, C, d] logits take a target [N, d] (test/nn/layers-api.test.ts checks them against PyTorch)
+    expect(() => F.crossEntropy(tensor(x, [2, 2, C]), [0, 1])).toThrow(/crossEntropy: target must be a Tensor of shape \[2,5\]/);
+    expect(() => F.nllLoss(tensor(1), [0])).toThrow(/nllLoss: expected input \[C\], \[N, C\] or \[N, C, d1, ...\], got a 0-d tensor/);
   });
 
   it('the logits stay usable after a rejected target', () => {
