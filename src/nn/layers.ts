@@ -4,6 +4,7 @@ import { Module, Parameter } from './module';
 import * as init from './init';
 import * as F from './functional';
 import type { ConvOptions, Padding } from '../ops/conv';
+import { padForConv, PADDING_MODES, type PaddingMode } from '../ops/pad';
 
 function checkInt(layer: string, name: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
@@ -61,6 +62,8 @@ export class Linear extends Module {
 export interface ConvLayerOptions extends ConvOptions {
   /** Learn an additive bias (default true). */
   bias?: boolean;
+  /** How the padding is filled: 'zeros' (default), 'reflect', 'replicate' or 'circular', as PyTorch. */
+  paddingMode?: PaddingMode;
 }
 
 abstract class ConvNd extends Module {
@@ -71,6 +74,7 @@ abstract class ConvNd extends Module {
   readonly padding: Padding;
   readonly dilation: number | number[];
   readonly groups: number;
+  readonly paddingMode: PaddingMode;
   constructor(nd: number, readonly inChannels: number, readonly outChannels: number, kernelSize: number | number[], opts: ConvLayerOptions = {}) {
     super();
     const name = `Conv${nd}d`;
@@ -86,6 +90,9 @@ abstract class ConvNd extends Module {
     this.stride = opts.stride ?? 1;
     this.padding = opts.padding ?? 0;
     this.dilation = opts.dilation ?? 1;
+    this.paddingMode = opts.paddingMode ?? 'zeros';
+    if (!PADDING_MODES.includes(this.paddingMode))
+      throw new Error(`${name}: paddingMode must be one of ${PADDING_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(this.paddingMode)}`);
     this.weight = Parameter(empty([outChannels, inChannels / this.groups, ...ks]));
     this.bias = opts.bias === false ? null : Parameter(empty([outChannels]));
     this.resetParameters();
@@ -101,6 +108,12 @@ abstract class ConvNd extends Module {
   protected opts(): ConvOptions {
     return { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
   }
+  /** The input and options the conv runs on: paddingMode other than 'zeros' pads explicitly first (as PyTorch). */
+  protected padded(x: Tensor): [Tensor, ConvOptions] {
+    if (this.paddingMode === 'zeros') return [x, this.opts()];
+    const xp = padForConv(this.constructor.name, this.kernelSize.length, x, this.kernelSize, this.padding, this.stride, this.dilation, this.paddingMode);
+    return [xp, { ...this.opts(), padding: 0 }];
+  }
   override extraRepr(): string {
     const s = [`${this.inChannels}, ${this.outChannels}, kernelSize=[${this.kernelSize.join(', ')}]`];
     if (this.stride !== 1) s.push(`stride=${JSON.stringify(this.stride)}`);
@@ -108,6 +121,7 @@ abstract class ConvNd extends Module {
     if (this.dilation !== 1) s.push(`dilation=${JSON.stringify(this.dilation)}`);
     if (this.groups !== 1) s.push(`groups=${this.groups}`);
     if (!this.bias) s.push('bias=false');
+    if (this.paddingMode !== 'zeros') s.push(`paddingMode='${this.paddingMode}'`);
     return s.join(', ');
   }
 }
@@ -118,7 +132,8 @@ export class Conv1d extends ConvNd {
     super(1, inChannels, outChannels, kernelSize, opts);
   }
   forward(x: Tensor): Tensor {
-    return F.conv1d(x, this.weight, this.bias, this.opts());
+    const [xp, o] = this.padded(x);
+    return F.conv1d(xp, this.weight, this.bias, o);
   }
 }
 /** 2-D convolution over [N, C, H, W]. */
@@ -127,7 +142,8 @@ export class Conv2d extends ConvNd {
     super(2, inChannels, outChannels, kernelSize, opts);
   }
   forward(x: Tensor): Tensor {
-    return F.conv2d(x, this.weight, this.bias, this.opts());
+    const [xp, o] = this.padded(x);
+    return F.conv2d(xp, this.weight, this.bias, o);
   }
 }
 /** 3-D convolution over [N, C, D, H, W]. */
@@ -136,76 +152,13 @@ export class Conv3d extends ConvNd {
     super(3, inChannels, outChannels, kernelSize, opts);
   }
   forward(x: Tensor): Tensor {
-    return F.conv3d(x, this.weight, this.bias, this.opts());
+    const [xp, o] = this.padded(x);
+    return F.conv3d(xp, this.weight, this.bias, o);
   }
 }
 
-/** Pooling layer options; the second constructor argument may also be the stride, as PyTorch's positional form. */
-export type PoolLayerOptions = Omit<F.PoolOptions, 'kernelSize'>;
-
-abstract class PoolNd extends Module {
-  readonly options: F.PoolOptions;
-  constructor(kernelSize: number | number[], opts: PoolLayerOptions | number | number[] = {}) {
-    super();
-    const o = typeof opts === 'number' || Array.isArray(opts) ? { stride: opts } : opts;
-    this.options = { ...o, kernelSize };
-  }
-  override extraRepr(): string {
-    const o = this.options;
-    return `kernelSize=${JSON.stringify(o.kernelSize)}, stride=${JSON.stringify(o.stride ?? o.kernelSize)}, padding=${JSON.stringify(o.padding ?? 0)}${o.ceilMode ? ', ceilMode=true' : ''}`;
-  }
-}
-
-export class MaxPool1d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.maxPool1d(x, this.options);
-  }
-}
-export class MaxPool2d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.maxPool2d(x, this.options);
-  }
-}
-export class MaxPool3d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.maxPool3d(x, this.options);
-  }
-}
-export class AvgPool1d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.avgPool1d(x, this.options);
-  }
-}
-export class AvgPool2d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.avgPool2d(x, this.options);
-  }
-}
-export class AvgPool3d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.avgPool3d(x, this.options);
-  }
-}
-
-/** Average pooling to a fixed output size. */
-export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: number | [number, number]) {
-    super();
-  }
-  forward(x: Tensor): Tensor {
-    return F.adaptiveAvgPool2d(x, this.outputSize);
-  }
-  override extraRepr(): string {
-    return `outputSize=${JSON.stringify(this.outputSize)}`;
-  }
-}
-
-/** Global average pooling: [N, C, H, W] → [N, C, 1, 1]. */
-export class GlobalAvgPool2d extends Module {
-  forward(x: Tensor): Tensor {
-    return F.globalAvgPool2d(x, true);
-  }
-}
+// The pooling layers (MaxPool*, AvgPool*, Adaptive*, MaxUnpool*, GlobalAvgPool2d) live in ./pooling.ts.
+export * from './pooling';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
