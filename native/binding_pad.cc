@@ -1,6 +1,7 @@
 // Bindings for padding (pad.cc).
 #include <napi.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -11,22 +12,27 @@ namespace blasnet {
 namespace {
 using namespace bind;
 
-// Source coordinate of output coordinate o along a dim of size L padded by `before` (may be negative:
-// constant mode crops), or -1 for the fill value. mode: 0 constant, 1 reflect, 2 replicate, 3 circular.
-int64_t source(int64_t o, int64_t before, int64_t L, int mode) {
-  int64_t i = o - before;
+// Source coordinate of output coordinate o along a dim of size L padded to O by `before` (the rest
+// after), or -1 for the fill value. A negative pad crops first, as PyTorch: the other modes then pad the
+// cropped range [c0, L - c1). mode: 0 constant, 1 reflect, 2 replicate, 3 circular.
+int64_t source(int64_t o, int64_t before, int64_t L, int64_t O, int mode) {
+  const int64_t after = O - L - before;
+  const int64_t c0 = std::max<int64_t>(-before, 0), c1 = std::max<int64_t>(-after, 0), Lc = L - c0 - c1;
+  int64_t i = o - std::max<int64_t>(before, 0);
+  if (mode == 0) return i >= 0 && i < Lc ? c0 + i : -1;
+  if (Lc < 1) return -2;
   switch (mode) {
     case 1:
       if (i < 0) i = -i;
-      if (i >= L) i = 2 * (L - 1) - i;
-      return i;
+      if (i >= Lc) i = 2 * (Lc - 1) - i;
+      break;
     case 2:
-      return std::min(std::max<int64_t>(i, 0), L - 1);
-    case 3:
-      return ((i % L) + L) % L;
+      i = std::min(std::max<int64_t>(i, 0), Lc - 1);
+      break;
     default:
-      return i >= 0 && i < L ? i : -1;
+      i = ((i % Lc) + Lc) % Lc;
   }
+  return i >= 0 && i < Lc ? c0 + i : -2;
 }
 
 // (x|gy, sizes [outer, D, H, W, OD, OH, OW], before_d, before_h, before_w, mode, value, backward)
@@ -47,7 +53,7 @@ FN(Pad) {
     if (mode != 0 && L[d] < 1 && O[d] > 0) fail(env, "pad: an empty dim can only be padded with a constant");
     maps[d].resize(static_cast<size_t>(O[d]));
     for (int64_t o = 0; o < O[d]; o++) {
-      const int64_t s = source(o, before[d], L[d], static_cast<int>(mode));
+      const int64_t s = source(o, before[d], L[d], O[d], static_cast<int>(mode));
       if (s < -1 || s >= L[d] || (mode != 0 && s < 0)) fail(env, "pad: padding larger than the input allows for this mode");
       maps[d][o] = s;
     }

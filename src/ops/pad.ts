@@ -26,9 +26,9 @@ export interface PadOptions {
  * Pads the last dims of `x` as PyTorch's `F.pad(input, pad, mode, value)`:
  * `pad` lists (before, after) pairs starting from the LAST dim —
  * `[left, right]` pads W, `[left, right, top, bottom]` pads W and H, up to 3
- * dims. 'constant' takes any rank and negative pads (which crop);
- * 'reflect' (pads < the dim's size), 'replicate' and 'circular' (pads ≤ the
- * dim's size) pad 1, 2 or 3 dims of a 2–3, 3–4 or 4–5-d input, as PyTorch.
+ * dims; a negative pad crops. 'constant' takes any rank; 'reflect' (pads < the
+ * dim's size) and 'replicate' pad 1, 2 or 3 dims of a 2–3, 3–4 or 4–5-d input,
+ * 'circular' (pads ≤ the dim's size) of a 3, 4 or 5-d input [N, C, …], as PyTorch 1.13.
  *
  * ```ts
  * F.pad(x, [1, 1, 2, 0]);               // W: 1 left, 1 right; H: 2 on top
@@ -55,9 +55,9 @@ export function pad(x: Tensor, padding: number[], ...args: unknown[]): Tensor {
   if (mode === 'constant') fill = o.value == null ? 0 : numberArg(op, 'value', o.value);
   else {
     if (o.value != null && o.value !== 0) throw new Error(`${op}: mode '${mode}' takes no value, got value ${describe(o.value)}`);
-    const ok = x.ndim === k + 1 || x.ndim === k + 2;
-    if (!ok) throw new Error(`${op}: mode '${mode}' pads ${k} dim${k > 1 ? 's' : ''} of a ${k + 1}-d or ${k + 2}-d input, got shape [${x.shape.join(',')}] (pad ${describe(padding)})`);
-    if (padding.some((v) => v < 0)) throw new RangeError(`${op}: mode '${mode}' needs non-negative pads, got ${describe(padding)}`);
+    const ok = mode === 'circular' ? x.ndim === k + 2 : x.ndim === k + 1 || x.ndim === k + 2;
+    if (!ok)
+      throw new Error(`${op}: mode '${mode}' pads ${k} dim${k > 1 ? 's' : ''} of a ${mode === 'circular' ? `${k + 2}-d input [N, C, …]` : `${k + 1}-d or ${k + 2}-d input`}, got shape [${x.shape.join(',')}] (pad ${describe(padding)})`);
   }
   // dims, first padded dim first: before/after of dim (ndim − k + j) are padding[2(k−1−j)], padding[2(k−1−j)+1]
   const sp = x.shape.slice(x.ndim - k), lead = x.shape.slice(0, x.ndim - k);
@@ -66,11 +66,14 @@ export function pad(x: Tensor, padding: number[], ...args: unknown[]): Tensor {
   sp.forEach((L, j) => {
     const dim = x.ndim - k + j;
     if (out[j] < 0) throw new RangeError(`${op}: pad ${describe(padding)} makes dim ${dim} (size ${L}) negative`);
-    if (mode === 'reflect' && (before[j] >= L || after[j] >= L))
-      throw new RangeError(`${op}: 'reflect' padding must be smaller than the dim it pads: dim ${dim} has size ${L}, pads (${before[j]}, ${after[j]})`);
-    if (mode === 'circular' && (before[j] > L || after[j] > L))
-      throw new RangeError(`${op}: 'circular' padding must be at most the size of the dim it pads (it would wrap around more than once): dim ${dim} has size ${L}, pads (${before[j]}, ${after[j]})`);
-    if (mode !== 'constant' && L === 0) throw new RangeError(`${op}: mode '${mode}' cannot pad the empty dim ${dim} (input shape [${x.shape.join(',')}])`);
+    // a negative pad crops first; the other modes pad what is left (as PyTorch)
+    const Lc = L - Math.max(-before[j], 0) - Math.max(-after[j], 0);
+    const b = Math.max(before[j], 0), a = Math.max(after[j], 0);
+    if (mode !== 'constant' && Lc < 1) throw new RangeError(`${op}: mode '${mode}' cannot pad dim ${dim}: it is empty${Lc < L ? ' after cropping' : ''} (input shape [${x.shape.join(',')}], pad ${describe(padding)})`);
+    if (mode === 'reflect' && (b >= Lc || a >= Lc))
+      throw new RangeError(`${op}: 'reflect' padding must be smaller than the dim it pads: dim ${dim} has size ${Lc}, pads (${before[j]}, ${after[j]})`);
+    if (mode === 'circular' && (b > Lc || a > Lc))
+      throw new RangeError(`${op}: 'circular' padding must be at most the size of the dim it pads (it would wrap around more than once): dim ${dim} has size ${Lc}, pads (${before[j]}, ${after[j]})`);
   });
   const up = (a: number[], f: number) => [...new Array<number>(3 - k).fill(f), ...a];
   const sizes = [numelOf(lead), ...up(sp, 1), ...up(out, 1)];
