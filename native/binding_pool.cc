@@ -68,7 +68,7 @@ FN(MaxPoolBackward) {
   exact(env, idx, on, "indices");
   const int32_t* ip = reinterpret_cast<const int32_t*>(idx->data);
   for (int64_t i = 0; i < on; i++)
-    if (ip[i] < 0 || ip[i] >= plane) fail(env, "maxPool backward: corrupt indices");
+    if (ip[i] < -1 || ip[i] >= plane) fail(env, "maxPool backward: corrupt indices");  // -1: a window with no element
   Value gx = out(env, g.planes * plane);
   max_pool_backward(g, gy->data, ip, data_of(gx));
   return gx;

@@ -87,8 +87,8 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx,
               const int64_t row = (z * g.H + yy) * g.W;
               for (int64_t xx = x0; xx < x1; xx += g.dw) take(best, bi, xp[row + xx], row + xx);
             }
-          // a window with no tap inside the input (not produced by a valid geometry) stays in range
-          if (z0 >= z1 || y0 >= y1 || x0 >= x1) bi = 0;
+          // a dilated window can have no tap inside the input: −inf, and index −1 (no element, no gradient)
+          if (z0 >= z1 || y0 >= y1 || x0 >= x1) bi = -1;
           const int64_t o = (od * g.OH + oh) * g.OW + ow;
           yp[o] = relu && !(best > 0.f) ? 0.f : best;
           if (ip) ip[o] = static_cast<int32_t>(bi);
@@ -105,7 +105,8 @@ void max_pool_backward(const PoolGeom& g, const float* gy, const int32_t* idx, f
     std::memset(gxp, 0, in * sizeof(float));
     const float* gyp = gy + p * out;
     const int32_t* ip = idx + p * out;
-    for (int64_t o = 0; o < out; o++) gxp[ip[o]] += gyp[o];
+    for (int64_t o = 0; o < out; o++)
+      if (ip[o] >= 0) gxp[ip[o]] += gyp[o];
   });
 }
 
