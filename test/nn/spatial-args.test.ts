@@ -4,6 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import { nn, tensor, zeros, randn, manualSeed, InferenceSession, type Tensor } from '../../src';
 import { expectBitwise } from '../helpers';
+import { native } from '../../src/native';
 
 const F = nn.functional;
 
@@ -105,6 +106,18 @@ describe('pool layers: PyTorch positional order or options', () => {
       expect(e).toBeInstanceOf(RangeError);
     }
     expect([...F.maxPool3d(zeros([0, 2, 4, 4, 4]), 2).shape]).toEqual([0, 2, 2, 2, 2]);
+  });
+  it('the native pool bindings re-check the geometry themselves (an Error, never out-of-bounds memory)', () => {
+    const x = zeros([1, 1, 2, 2]);
+    const h = x._h('test');
+    const g = (o: number, k = 2, s = 2, p = 0) => [1, 1, 2, 2, 1, o, o, 1, k, k, 1, s, s, 0, p, p];
+    expect(() => native.maxPoolForward(h, g(5))).toThrow(/output size is more than the input can produce/);
+    expect(() => native.avgPoolForward(h, g(2, 1, 1, 1), true)).toThrow(/padding/);
+    expect(() => native.maxPoolForward(h, [...g(1), 0, 1, 1])).toThrow(/dilation/);
+    expect(() => native.avgPoolForward(h, [...g(1), 1, 2, 2], true)).toThrow(/no dilation/);
+    expect(() => native.maxPoolForward(zeros([1, 1, 0, 2])._h('test'), [1, 1, 0, 2, 1, 1, 1, 1, 2, 2, 1, 2, 2, 0, 1, 1])).toThrow(/sizes must be >= 1/);
+    expect(() => native.pad(h, [1, 1, 1, 5, 1, 1, 9], 0, 0, 2, 1, 0, false)).toThrow(/input has 4 elements, expected 5/);
+    expect(() => native.pad(zeros([1, 1, 1, 4])._h('test'), [1, 1, 1, 4, 1, 1, 12], 0, 0, 4, 1, 0, false)).toThrow(/padding larger than the input allows/);
   });
   it('adaptive max pools: null keeps a dim; returnIndices as argument or layer option', () => {
     const x = tensor([[[[1, 5, 2], [7, 3, 9]]]]);
