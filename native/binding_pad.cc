@@ -13,26 +13,32 @@ namespace {
 using namespace bind;
 
 // Source coordinate of output coordinate o along a dim of size L padded to O by `before` (the rest
-// after), or -1 for the fill value. A negative pad crops first, as PyTorch: the other modes then pad the
-// cropped range [c0, L - c1). mode: 0 constant, 1 reflect, 2 replicate, 3 circular.
+// after), or -1 for the fill value; -2 when none exists (the caller refuses). Negative pads crop.
+// mode: 0 constant, 1 reflect, 2 replicate (PyTorch 1.13's index formulas, which read relative to the
+// uncropped input), 3 circular (the cropped range repeated).
 int64_t source(int64_t o, int64_t before, int64_t L, int64_t O, int mode) {
   const int64_t after = O - L - before;
-  const int64_t c0 = std::max<int64_t>(-before, 0), c1 = std::max<int64_t>(-after, 0), Lc = L - c0 - c1;
-  int64_t i = o - std::max<int64_t>(before, 0);
-  if (mode == 0) return i >= 0 && i < Lc ? c0 + i : -1;
-  if (Lc < 1) return -2;
-  switch (mode) {
-    case 1:
-      if (i < 0) i = -i;
-      if (i >= Lc) i = 2 * (Lc - 1) - i;
-      break;
-    case 2:
-      i = std::min(std::max<int64_t>(i, 0), Lc - 1);
-      break;
-    default:
-      i = ((i % Lc) + Lc) % Lc;
+  const int64_t c0 = std::max<int64_t>(-before, 0), c1 = std::max<int64_t>(-after, 0);
+  const int64_t o0 = std::max<int64_t>(before, 0);
+  if (mode == 0) {
+    const int64_t i = o - before;
+    return i >= 0 && i < L ? i : -1;
   }
-  return i >= 0 && i < Lc ? c0 + i : -2;
+  if (mode == 1 || mode == 2) {
+    int64_t i;
+    if (o < before)
+      i = mode == 1 ? 2 * before - o : before;
+    else if (o < L + before)
+      i = o;
+    else
+      i = mode == 1 ? 2 * (L + before - 1) - o : L + before - 1;
+    i = i - o0 + c0;
+    return i >= 0 && i < L ? i : -2;
+  }
+  const int64_t Lc = L - c0 - c1;
+  if (Lc < 1) return -2;
+  const int64_t i = o - o0;
+  return c0 + ((i % Lc) + Lc) % Lc;
 }
 
 // (x|gy, sizes [outer, D, H, W, OD, OH, OW], before_d, before_h, before_w, mode, value, backward)

@@ -63,17 +63,27 @@ export function pad(x: Tensor, padding: number[], ...args: unknown[]): Tensor {
   const sp = x.shape.slice(x.ndim - k), lead = x.shape.slice(0, x.ndim - k);
   const before = sp.map((_, j) => padding[2 * (k - 1 - j)]), after = sp.map((_, j) => padding[2 * (k - 1 - j) + 1]);
   const out = sp.map((L, j) => L + before[j] + after[j]);
+  // PyTorch 1.13's checks, mode by mode (a negative pad crops)
   sp.forEach((L, j) => {
-    const dim = x.ndim - k + j;
-    if (out[j] < 0) throw new RangeError(`${op}: pad ${describe(padding)} makes dim ${dim} (size ${L}) negative`);
-    // a negative pad crops first; the other modes pad what is left (as PyTorch)
-    const Lc = L - Math.max(-before[j], 0) - Math.max(-after[j], 0);
-    const b = Math.max(before[j], 0), a = Math.max(after[j], 0);
-    if (mode !== 'constant' && Lc < 1) throw new RangeError(`${op}: mode '${mode}' cannot pad dim ${dim}: it is empty${Lc < L ? ' after cropping' : ''} (input shape [${x.shape.join(',')}], pad ${describe(padding)})`);
-    if (mode === 'reflect' && (b >= Lc || a >= Lc))
-      throw new RangeError(`${op}: 'reflect' padding must be smaller than the dim it pads: dim ${dim} has size ${Lc}, pads (${before[j]}, ${after[j]})`);
-    if (mode === 'circular' && (b > Lc || a > Lc))
-      throw new RangeError(`${op}: 'circular' padding must be at most the size of the dim it pads (it would wrap around more than once): dim ${dim} has size ${Lc}, pads (${before[j]}, ${after[j]})`);
+    const dim = x.ndim - k + j, b = before[j], a = after[j], O = out[j];
+    const Lc = L - Math.max(-b, 0) - Math.max(-a, 0);
+    const where = `dim ${dim} (size ${L}), pads (${b}, ${a})`;
+    if (mode === 'constant') {
+      if (Lc < 0) throw new RangeError(`${op}: pad ${describe(padding)} crops more than ${where} holds`);
+      if (O < 1) throw new RangeError(`${op}: pad ${describe(padding)} leaves ${where} with ${O} elements; a padded dim needs at least 1, as PyTorch`);
+    } else if (mode === 'reflect') {
+      if (b >= L || a >= L) throw new RangeError(`${op}: 'reflect' padding must be smaller than the dim it pads: ${where}`);
+      if (O < 1) throw new RangeError(`${op}: 'reflect' padding leaves ${where} empty`);
+    } else if (mode === 'replicate') {
+      if (O < 0) throw new RangeError(`${op}: pad ${describe(padding)} makes ${where} negative`);
+    } else {
+      if (b > L || a > L) throw new RangeError(`${op}: 'circular' padding must be at most the size of the dim it pads (it would wrap around more than once): ${where}`);
+      if (O < 0) throw new RangeError(`${op}: pad ${describe(padding)} makes ${where} negative`);
+      // PyTorch copies the wrapped part from the cropped range: more than it holds reads uninitialised memory there
+      if (O > 0 && (Math.max(b, 0) > Lc || Math.max(a, 0) > Lc))
+        throw new RangeError(`${op}: 'circular' padding must be at most the size left after cropping: ${where} leaves ${Lc}`);
+    }
+    if (mode !== 'constant' && L === 0 && O > 0) throw new RangeError(`${op}: mode '${mode}' cannot pad the empty dim ${dim} (input shape [${x.shape.join(',')}])`);
   });
   const up = (a: number[], f: number) => [...new Array<number>(3 - k).fill(f), ...a];
   const sizes = [numelOf(lead), ...up(sp, 1), ...up(out, 1)];

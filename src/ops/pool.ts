@@ -173,6 +173,12 @@ function avgPool(nd: number, x: Tensor, args: unknown[]): Tensor {
     div = v;
   }
   const { geom, outShape } = poolGeometry(op, nd, x, opts);
+  if (nd === 3) {
+    // PyTorch's avg_pool3d (only it) also needs every unpadded input dim to hold the kernel
+    const k = intTuple(op, 'kernelSize', opts.kernelSize, 3, 1), sp = x.shape.slice(-3);
+    if (sp.some((L, i) => L < k[i]))
+      throw new Error(`${op}: input [${sp.join(',')}] is smaller than the kernel size [${k.join(',')}] (as PyTorch, avgPool3d needs every unpadded spatial dim to hold the kernel)`);
+  }
   // the divisor goes to native only when set: plans record the 3-argument form
   const y = div ? native.avgPoolForward(x._h(op), geom, inc, div) : native.avgPoolForward(x._h(op), geom, inc);
   return fromOp(y, outShape, `AvgPool${nd}dBackward`, [x], (g) => [

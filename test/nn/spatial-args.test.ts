@@ -193,7 +193,10 @@ describe('ConvTranspose and pad: arguments', () => {
     throwsNaming(() => F.pad(x, [1, 0], 'reflect'), 'pad', 'pads 1 dim of a 2-d or 3-d input');
     throwsNaming(() => F.pad(randn([2, 4]), [1, 1], 'circular'), 'pad', "'circular'", '[N, C');
     throwsNaming(() => F.pad(x3, [1, 1], 'reflect', 2), 'pad', 'takes no value');
-    throwsNaming(() => F.pad(x, [-3, -2]), 'pad', 'negative');
+    throwsNaming(() => F.pad(x, [-3, -2]), 'pad', 'crops more than');
+    throwsNaming(() => F.pad(x, [-2, -2]), 'pad', 'at least 1');
+    throwsNaming(() => F.pad(randn([1, 1, 2]), [2, -1], 'circular'), 'pad', 'after cropping');
+    throwsNaming(() => F.pad(randn([1, 1, 5]), [1, 0], 'reflect').shape && F.avgPool3d(randn([1, 1, 1, 4, 4]), 2, 1, 1), 'avgPool3d', 'smaller than the kernel');
     throwsNaming(() => F.pad(x3, [1, 1], { mode: 'reflect', fill: 1 } as never), 'pad', "'fill'");
     throwsNaming(() => F.pad(x, [1.5, 1]), 'pad', 'integers');
     expect([...F.pad(x, [1, 1], { value: 3 }).shape]).toEqual([1, 2, 3, 6]);
