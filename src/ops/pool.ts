@@ -276,12 +276,24 @@ function adaptiveAvg(nd: number, x: Tensor, outputSize: unknown): Tensor {
   ]);
 }
 
+function noMore(op: string, rest: unknown[], takes: string): void {
+  if (rest.length) throw new TypeError(`${op}: takes ${takes}, got ${rest.length} more argument${rest.length > 1 ? 's' : ''}: ${rest.map(describe).join(', ')}`);
+}
 /** Average pooling to a fixed output length over [N, C, L] (windows [floor(i·L/O), ceil((i+1)·L/O))). */
-export const adaptiveAvgPool1d = (x: Tensor, outputSize: AdaptiveSize): Tensor => adaptiveAvg(1, x, outputSize);
+export function adaptiveAvgPool1d(x: Tensor, outputSize: AdaptiveSize, ...rest: never[]): Tensor {
+  noMore('adaptiveAvgPool1d', rest, '(input, outputSize)');
+  return adaptiveAvg(1, x, outputSize);
+}
 /** Average pooling to a fixed output size [OH, OW] over [N, C, H, W]; `null` keeps that dim. */
-export const adaptiveAvgPool2d = (x: Tensor, outputSize: AdaptiveSize): Tensor => adaptiveAvg(2, x, outputSize);
+export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize, ...rest: never[]): Tensor {
+  noMore('adaptiveAvgPool2d', rest, '(input, outputSize)');
+  return adaptiveAvg(2, x, outputSize);
+}
 /** Average pooling to a fixed output size [OD, OH, OW] over [N, C, D, H, W]; `null` keeps that dim. */
-export const adaptiveAvgPool3d = (x: Tensor, outputSize: AdaptiveSize): Tensor => adaptiveAvg(3, x, outputSize);
+export function adaptiveAvgPool3d(x: Tensor, outputSize: AdaptiveSize, ...rest: never[]): Tensor {
+  noMore('adaptiveAvgPool3d', rest, '(input, outputSize)');
+  return adaptiveAvg(3, x, outputSize);
+}
 
 function adaptiveMax(nd: number, x: Tensor, outputSize: unknown, rest: unknown[]): Tensor | [Tensor, Tensor] {
   const op = `adaptiveMaxPool${nd}d`;
@@ -331,9 +343,11 @@ export function adaptiveMaxPool3d(x: Tensor, outputSize: AdaptiveSize, ...rest: 
 }
 
 /** Mean over the spatial dims: [N, C, H, W] → [N, C, 1, 1] (`keepdim` false → [N, C]). */
-export function globalAvgPool2d(x: Tensor, keepdim = true): Tensor {
+export function globalAvgPool2d(x: Tensor, keepdim = true, ...rest: never[]): Tensor {
+  noMore('globalAvgPool2d', rest, '(input, keepdim)');
+  const keep = boolArg('globalAvgPool2d', 'keepdim', keepdim, true);
   const y = adaptiveAvgPool2d(x, 1);
-  return keepdim ? y : y.flatten(1);
+  return keep ? y : y.flatten(1);
 }
 
 // ---------------------------------------------------------------------------

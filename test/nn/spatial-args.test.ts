@@ -91,6 +91,9 @@ describe('pool layers: PyTorch positional order or options', () => {
     throwsNaming(() => F.avgPool1d(randn([1, 2, 6]), { kernelSize: 2, divisorOverride: 2 } as never), 'avgPool1d', "'divisorOverride'");
     throwsNaming(() => F.adaptiveMaxPool2d(x, [2, 2], { return_indices: true } as never), 'adaptiveMaxPool2d', 'returnIndices');
     throwsNaming(() => F.adaptiveAvgPool3d(randn([1, 1, 2, 2, 2]), [1, 1]), 'adaptiveAvgPool3d', 'outputSize');
+    throwsNaming(() => F.adaptiveAvgPool2d(x, 2, true as never), 'adaptiveAvgPool2d', 'more argument');
+    throwsNaming(() => F.adaptiveMaxPool2d(x, 2, true, true as never), 'adaptiveMaxPool2d', 'positional');
+    throwsNaming(() => F.globalAvgPool2d(x, 'no' as never), 'globalAvgPool2d', 'keepdim');
   });
   it('empty spatial dims give a RangeError (never a crash), an empty batch an empty output', () => {
     for (const [name, f] of [
