@@ -232,6 +232,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   init_tensor(env, exports);
   init_conv(env, exports);
   init_pool(env, exports);
+  init_pad(env, exports);
   init_train(env, exports);
   init_plan(env, exports);
   init_index(env, exports);

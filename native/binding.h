@@ -14,6 +14,7 @@ float* data_of(const Napi::Value& v);                 // data of a handle just m
 void init_tensor(Napi::Env env, Napi::Object exports);  // binding_tensor.cc: elementwise, reductions, matmul
 void init_conv(Napi::Env env, Napi::Object exports);    // binding_conv.cc: convolution
 void init_pool(Napi::Env env, Napi::Object exports);    // binding_pool.cc: pooling
+void init_pad(Napi::Env env, Napi::Object exports);     // binding_pad.cc: nn.functional.pad
 void init_train(Napi::Env env, Napi::Object exports);   // binding_train.cc: losses, batch norm, optimizers
 void init_plan(Napi::Env env, Napi::Object exports);    // plan.cc: inference plans
 void init_index(Napi::Env env, Napi::Object exports);   // binding_index.cc: indexing, joining, where

@@ -64,12 +64,27 @@ FN(ConvBackward) {
   return r;
 } END
 
+// Transposed convolution is the adjoint of the convolution whose input has the transposed one's
+// output shape: its forward is that convolution's input gradient (GEMM + col2im), with x in the
+// place of the output gradient. g describes the adjoint convolution. (x, w, geom)
+FN(ConvTransposeForward) {
+  Storage* x = unwrap(info[0], "input");
+  Storage* w = unwrap(info[1], "weight");
+  ConvGeom g = conv_geom(info, 2);
+  exact(env, x, g.N * g.Cout * g.out_plane(), "input");
+  exact(env, w, g.Cout * (g.C / g.groups) * g.kvol(), "weight");
+  Value y = out(env, g.N * g.C * g.in_plane());
+  conv_backward(g, nullptr, w->data, x->data, data_of(y), nullptr, nullptr);
+  return y;
+} END
+
 }  // namespace
 
 void init_conv(Napi::Env env, Napi::Object exports) {
 #define EXPORT(js, fn) exports.Set(js, Napi::Function::New(env, fn, js))
   EXPORT("convForward", ConvForward);
   EXPORT("convBackward", ConvBackward);
+  EXPORT("convTransposeForward", ConvTransposeForward);
 #undef EXPORT
 }
 

@@ -109,12 +109,31 @@ void conv_backward(const ConvGeom& g, const float* x, const float* w, const floa
 struct PoolGeom {
   int64_t planes, D, H, W, OD, OH, OW;
   int64_t kd, kh, kw, sd, sh, sw, pd, ph, pw;
+  int64_t dd = 1, dh = 1, dw = 1;  // max pools: dilation (16-entry geometries leave it 1)
 };
 // idx may be null (inference: no backward); relu applies max(0, .) to the pooled values
 void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx, bool relu = false);
 void max_pool_backward(const PoolGeom& g, const float* gy, const int32_t* idx, float* gx);
-void avg_pool_forward(const PoolGeom& g, const float* x, float* y, bool count_include_pad);
-void avg_pool_backward(const PoolGeom& g, const float* gy, float* gx, bool count_include_pad);
+// divisor > 0 overrides the window size (PyTorch's divisor_override)
+void avg_pool_forward(const PoolGeom& g, const float* x, float* y, bool count_include_pad, int64_t divisor = 0);
+void avg_pool_backward(const PoolGeom& g, const float* gy, float* gx, bool count_include_pad, int64_t divisor = 0);
+// Adaptive pools over [D, H, W] → [OD, OH, OW] (g's kernel/stride/padding unused): window i of a dim
+// covers [floor(i*L/O), ceil((i+1)*L/O)). Max: idx (flat per-plane argmax) may be null.
+void adaptive_avg_pool3d_forward(const PoolGeom& g, const float* x, float* y);
+void adaptive_avg_pool3d_backward(const PoolGeom& g, const float* gy, float* gx);
+void adaptive_max_pool3d_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx);
+// y[p, idx[p, i]] = x[p, i] over planes of in → out elements (later duplicates win); backward gathers.
+void max_unpool_forward(int64_t planes, int64_t in, int64_t out, const float* x, const int32_t* idx, float* y);
+void max_unpool_backward(int64_t planes, int64_t in, int64_t out, const float* gy, const int32_t* idx, float* gx);
+
+// ---- padding (nn.functional.pad): [outer, D, H, W] → [outer, OD, OH, OW] -----------
+// map[d] holds, for each output coordinate of dim d, its source coordinate or -1 (constant fill).
+struct PadMap {
+  int64_t outer, D, H, W, OD, OH, OW;
+  const int64_t *md, *mh, *mw;
+};
+void pad_forward(const PadMap& m, const float* x, float* y, float value);
+void pad_backward(const PadMap& m, const float* gy, float* gx);
 void adaptive_avg_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* x, float* y);
 void adaptive_avg_pool_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* gy, float* gx);
 

@@ -137,11 +137,22 @@ export interface NativeAddon {
   linear(x: Handle, w: Handle, b: Handle | null, N: number, inF: number, outF: number): Handle;
   convForward(x: Handle, w: Handle, b: Handle | null, geom: number[]): Handle;
   convBackward(x: Handle, w: Handle, gy: Handle, geom: number[], nx: boolean, nw: boolean, nb: boolean): [Handle | null, Handle | null, Handle | null];
+  /** The input gradient of the convolution `geom` describes, with x as its output gradient. */
+  convTransposeForward(x: Handle, w: Handle, geom: number[]): Handle;
+  /** geom: 16 entries, or 19 with the dilation [dd, dh, dw]. */
   maxPoolForward(x: Handle, geom: number[]): [Handle, Handle];
   maxPoolBackward(gy: Handle, idx: Handle, geom: number[]): Handle;
-  avgPoolForward(x: Handle, geom: number[], includePad: boolean): Handle;
-  avgPoolBackward(gy: Handle, geom: number[], includePad: boolean): Handle;
+  /** divisor: PyTorch's divisor_override (0 or absent: none). */
+  avgPoolForward(x: Handle, geom: number[], includePad: boolean, divisor?: number): Handle;
+  avgPoolBackward(gy: Handle, geom: number[], includePad: boolean, divisor?: number): Handle;
   adaptiveAvgPool(x: Handle, planes: number, H: number, W: number, OH: number, OW: number, backward: boolean): Handle;
+  /** geom [planes, D, H, W, OD, OH, OW]; avg: forward/backward; max forward → [y, idx]; max backward takes idx. */
+  adaptivePool3d(x: Handle, geom: number[], max: boolean, backward: boolean, idx?: Handle): any;
+  /** The int32 argmax indices of a max pool as float32 values. */
+  poolIndices(idx: Handle): Handle;
+  maxUnpool(x: Handle, idx: Handle, planes: number, inPlane: number, outPlane: number, backward: boolean): Handle;
+  /** mode 0 constant, 1 reflect, 2 replicate, 3 circular; sizes [outer, D, H, W, OD, OH, OW]. */
+  pad(x: Handle, sizes: number[], bd: number, bh: number, bw: number, mode: number, value: number, backward: boolean): Handle;
   /** logits [N, C, S], target [N, S], weight [C] | null → [loss rows [N, S], probs [N, C, S], 'mean' divisor]. */
   crossEntropyForward(z: Handle, t: Handle, w: Handle | null, N: number, C: number, S: number, smoothing: number, ignoreIndex: number): [Handle, Handle, number];
   crossEntropyBackward(p: Handle, t: Handle, w: Handle | null, scale: Handle, N: number, C: number, S: number, smoothing: number, ignoreIndex: number): Handle;

@@ -11,6 +11,7 @@ import * as F from './functional';
 import type { ConvOptions, Padding } from '../ops/conv';
 import { boolArg, intTuple, numberArg } from '../ops/args';
 import { layerArgs, intArg, dimArg } from './args';
+import { padForConv, PADDING_MODES, type PaddingMode } from '../ops/pad';
 
 function checkInt(layer: string, name: string, v: unknown, min = 1): number {
   return intArg(layer, name, v, min);
@@ -95,10 +96,12 @@ export class Linear extends Module {
 export interface ConvLayerOptions extends ConvOptions {
   /** Learn an additive bias (default true). */
   bias?: boolean;
+  /** How the padding is filled: 'zeros' (default), 'reflect', 'replicate' or 'circular', as PyTorch. */
+  paddingMode?: PaddingMode;
 }
 
 /** PyTorch's positional order after (inChannels, outChannels, kernelSize). */
-const CONV_ARGS = ['stride', 'padding', 'dilation', 'groups', 'bias'] as const;
+const CONV_ARGS = ['stride', 'padding', 'dilation', 'groups', 'bias', 'paddingMode'] as const;
 
 abstract class ConvNd extends Module {
   weight: Tensor;
@@ -110,6 +113,7 @@ abstract class ConvNd extends Module {
   readonly padding: Padding;
   readonly dilation: number | number[];
   readonly groups: number;
+  readonly paddingMode: PaddingMode;
   constructor(nd: number, inChannels: number, outChannels: number, kernelSize: number | number[], args: unknown[]) {
     super();
     const name = `Conv${nd}d`;
@@ -134,6 +138,9 @@ abstract class ConvNd extends Module {
     this.padding = padding as Padding;
     const bias = boolArg(name, 'bias', a.bias, true);
     this.kernelSize = ks;
+    this.paddingMode = (a.paddingMode ?? 'zeros') as PaddingMode;
+    if (!PADDING_MODES.includes(this.paddingMode))
+      throw new Error(`${name}: paddingMode must be one of ${PADDING_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(this.paddingMode)}`);
     this.weight = Parameter(empty([outChannels, inChannels / this.groups, ...ks]));
     this.bias = bias ? Parameter(empty([outChannels])) : null;
     this.resetParameters();
@@ -149,6 +156,12 @@ abstract class ConvNd extends Module {
   protected opts(): ConvOptions {
     return { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
   }
+  /** The input and options the conv runs on: paddingMode other than 'zeros' pads explicitly first (as PyTorch). */
+  protected padded(x: Tensor): [Tensor, ConvOptions] {
+    if (this.paddingMode === 'zeros') return [x, this.opts()];
+    const xp = padForConv(this.constructor.name, this.kernelSize.length, x, this.kernelSize, this.padding, this.stride, this.dilation, this.paddingMode);
+    return [xp, { ...this.opts(), padding: 0 }];
+  }
   override extraRepr(): string {
     const s = [`${this.inChannels}, ${this.outChannels}, kernelSize=[${this.kernelSize.join(', ')}]`];
     if (this.stride !== 1) s.push(`stride=${JSON.stringify(this.stride)}`);
@@ -156,112 +169,52 @@ abstract class ConvNd extends Module {
     if (this.dilation !== 1) s.push(`dilation=${JSON.stringify(this.dilation)}`);
     if (this.groups !== 1) s.push(`groups=${this.groups}`);
     if (!this.bias) s.push('bias=false');
+    if (this.paddingMode !== 'zeros') s.push(`paddingMode='${this.paddingMode}'`);
     return s.join(', ');
   }
 }
 
 type IntOrTuple = number | number[];
 
-/** 1-D convolution over [N, C, L]: `(in, out, kernelSize, stride?, padding?, dilation?, groups?, bias?)` and/or options last. */
+/** 1-D convolution over [N, C, L]: `(in, out, kernelSize, stride?, padding?, dilation?, groups?, bias?, paddingMode?)` and/or options last. */
 export class Conv1d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, opts?: ConvLayerOptions);
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, stride?: IntOrTuple, padding?: Padding | ConvLayerOptions, dilation?: IntOrTuple | ConvLayerOptions, groups?: number | ConvLayerOptions, bias?: boolean | ConvLayerOptions, opts?: ConvLayerOptions);
+  constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, stride?: IntOrTuple, padding?: Padding | ConvLayerOptions, dilation?: IntOrTuple | ConvLayerOptions, groups?: number | ConvLayerOptions, bias?: boolean | ConvLayerOptions, paddingMode?: PaddingMode | ConvLayerOptions, opts?: ConvLayerOptions);
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, ...args: unknown[]) {
     super(1, inChannels, outChannels, kernelSize, args);
   }
   forward(x: Tensor): Tensor {
-    return F.conv1d(x, this.weight, this.bias, this.opts());
+    const [xp, o] = this.padded(x);
+    return F.conv1d(xp, this.weight, this.bias, o);
   }
 }
-/** 2-D convolution over [N, C, H, W]: `(in, out, kernelSize, stride?, padding?, dilation?, groups?, bias?)` and/or options last. */
+/** 2-D convolution over [N, C, H, W]: `(in, out, kernelSize, stride?, padding?, dilation?, groups?, bias?, paddingMode?)` and/or options last. */
 export class Conv2d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, opts?: ConvLayerOptions);
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, stride?: IntOrTuple, padding?: Padding | ConvLayerOptions, dilation?: IntOrTuple | ConvLayerOptions, groups?: number | ConvLayerOptions, bias?: boolean | ConvLayerOptions, opts?: ConvLayerOptions);
+  constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, stride?: IntOrTuple, padding?: Padding | ConvLayerOptions, dilation?: IntOrTuple | ConvLayerOptions, groups?: number | ConvLayerOptions, bias?: boolean | ConvLayerOptions, paddingMode?: PaddingMode | ConvLayerOptions, opts?: ConvLayerOptions);
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, ...args: unknown[]) {
     super(2, inChannels, outChannels, kernelSize, args);
   }
   forward(x: Tensor): Tensor {
-    return F.conv2d(x, this.weight, this.bias, this.opts());
+    const [xp, o] = this.padded(x);
+    return F.conv2d(xp, this.weight, this.bias, o);
   }
 }
-/** 3-D convolution over [N, C, D, H, W]: `(in, out, kernelSize, stride?, padding?, dilation?, groups?, bias?)` and/or options last. */
+/** 3-D convolution over [N, C, D, H, W]: `(in, out, kernelSize, stride?, padding?, dilation?, groups?, bias?, paddingMode?)` and/or options last. */
 export class Conv3d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, opts?: ConvLayerOptions);
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, stride?: IntOrTuple, padding?: Padding | ConvLayerOptions, dilation?: IntOrTuple | ConvLayerOptions, groups?: number | ConvLayerOptions, bias?: boolean | ConvLayerOptions, opts?: ConvLayerOptions);
+  constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, stride?: IntOrTuple, padding?: Padding | ConvLayerOptions, dilation?: IntOrTuple | ConvLayerOptions, groups?: number | ConvLayerOptions, bias?: boolean | ConvLayerOptions, paddingMode?: PaddingMode | ConvLayerOptions, opts?: ConvLayerOptions);
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrTuple, ...args: unknown[]) {
     super(3, inChannels, outChannels, kernelSize, args);
   }
   forward(x: Tensor): Tensor {
-    return F.conv3d(x, this.weight, this.bias, this.opts());
+    const [xp, o] = this.padded(x);
+    return F.conv3d(xp, this.weight, this.bias, o);
   }
 }
 
-/** Pooling layer options; the second constructor argument may also be the stride, as PyTorch's positional form. */
-export type PoolLayerOptions = Omit<F.PoolOptions, 'kernelSize'>;
-
-abstract class PoolNd extends Module {
-  readonly options: F.PoolOptions;
-  constructor(kernelSize: number | number[], opts: PoolLayerOptions | number | number[] = {}) {
-    super();
-    const o = typeof opts === 'number' || Array.isArray(opts) ? { stride: opts } : opts;
-    this.options = { ...o, kernelSize };
-  }
-  override extraRepr(): string {
-    const o = this.options;
-    return `kernelSize=${JSON.stringify(o.kernelSize)}, stride=${JSON.stringify(o.stride ?? o.kernelSize)}, padding=${JSON.stringify(o.padding ?? 0)}${o.ceilMode ? ', ceilMode=true' : ''}`;
-  }
-}
-
-export class MaxPool1d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.maxPool1d(x, this.options);
-  }
-}
-export class MaxPool2d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.maxPool2d(x, this.options);
-  }
-}
-export class MaxPool3d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.maxPool3d(x, this.options);
-  }
-}
-export class AvgPool1d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.avgPool1d(x, this.options);
-  }
-}
-export class AvgPool2d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.avgPool2d(x, this.options);
-  }
-}
-export class AvgPool3d extends PoolNd {
-  forward(x: Tensor): Tensor {
-    return F.avgPool3d(x, this.options);
-  }
-}
-
-/** Average pooling to a fixed output size. */
-export class AdaptiveAvgPool2d extends Module {
-  constructor(readonly outputSize: number | [number, number]) {
-    super();
-  }
-  forward(x: Tensor): Tensor {
-    return F.adaptiveAvgPool2d(x, this.outputSize);
-  }
-  override extraRepr(): string {
-    return `outputSize=${JSON.stringify(this.outputSize)}`;
-  }
-}
-
-/** Global average pooling: [N, C, H, W] → [N, C, 1, 1]. */
-export class GlobalAvgPool2d extends Module {
-  forward(x: Tensor): Tensor {
-    return F.globalAvgPool2d(x, true);
-  }
-}
+// The pooling layers (MaxPool*, AvgPool*, Adaptive*, MaxUnpool*, GlobalAvgPool2d) live in ./pooling.ts.
+export * from './pooling';
 
 /** Throws when a layer that takes no arguments gets some (JavaScript would drop them silently). */
 function noArgs(layer: string, args: readonly unknown[]): void {

@@ -94,6 +94,7 @@ const REFUSED: Record<string, string> = {
   softmaxBackward: 'runs a backward kernel',
   convBackward: 'runs a backward kernel',
   maxPoolBackward: 'runs a backward kernel',
+  poolIndices: 'returns max-pool indices (returnIndices), which exist only for backward and unpooling in compiled plans',
   avgPoolBackward: 'runs a backward kernel',
   batchNormBackward: 'runs a backward kernel',
   crossEntropyForward: 'computes a loss (crossEntropy)',
@@ -219,8 +220,12 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
       one(StepOp.Linear, [valOf(x, 'linear'), valOf(w, 'linear weight'), opt(b, 'linear bias')], N * outF, [N, inF, outF]),
     convForward: (x: unknown, w: unknown, b: unknown, geom: number[]) =>
       one(StepOp.Conv, [valOf(x, 'conv'), valOf(w, 'conv weight'), opt(b, 'conv bias')], geom[0] * geom[5] * geom[19] * geom[20] * geom[21], geom),
-    maxPoolForward: (x: unknown, g: number[]) => [one(StepOp.MaxPool, [valOf(x, 'maxPool')], g[0] * g[4] * g[5] * g[6], g), unusable('max-pool indices')],
-    avgPoolForward: (x: unknown, g: number[], inc: boolean) => one(StepOp.AvgPool, [valOf(x, 'avgPool')], g[0] * g[4] * g[5] * g[6], [...g, inc]),
+    maxPoolForward: (x: unknown, g: number[]) =>
+      g.length !== 16
+        ? refuse('runs max pooling with dilation, which compiled plans do not support yet')
+        : [one(StepOp.MaxPool, [valOf(x, 'maxPool')], g[0] * g[4] * g[5] * g[6], g), unusable('max-pool indices')],
+    avgPoolForward: (x: unknown, g: number[], inc: boolean, divisor?: number) =>
+      divisor ? refuse('runs average pooling with divisorOverride, which compiled plans do not support yet') : one(StepOp.AvgPool, [valOf(x, 'avgPool')], g[0] * g[4] * g[5] * g[6], [...g, inc]),
     adaptiveAvgPool: (x: unknown, P: number, H: number, W: number, OH: number, OW: number, backward: boolean) =>
       backward ? refuse('runs a backward kernel') : one(StepOp.AdaptiveAvg, [valOf(x, 'adaptiveAvgPool')], P * OH * OW, [P, H, W, OH, OW]),
     batchNormForward: (x: unknown, g: unknown, b: unknown, rm: unknown, rv: unknown, N: number, C: number, S: number, training: boolean, _m: number, eps: number) => {

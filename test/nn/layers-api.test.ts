@@ -178,7 +178,8 @@ describe('constructors: PyTorch’s positional order or options last, never a si
     expect([e.stride, e.padding, e.bias]).toEqual([2, 2, null]);
     expect(new nn.Conv3d(2, 2, [1, 3, 3], [1, 2, 2], 'valid').padding).toBe('valid');
     const AnyConv = nn.Conv2d as unknown as new (...a: unknown[]) => nn.Conv2d;
-    expect(() => new AnyConv(1, 2, 3, 1, 0, 1, 1, true, 'zeros', 'cpu')).toThrow(/Conv2d: too many arguments.*extra argument: "zeros"/);
+    expect(() => new AnyConv(1, 2, 3, 1, 0, 1, 1, true, 'zeros', 'cpu')).toThrow(/Conv2d: too many arguments.*extra argument: "cpu"/);
+    expect(new nn.Conv2d(1, 2, 3, 1, 1, 1, 1, true, 'reflect').paddingMode).toBe('reflect');
     expect(() => new nn.Conv2d(1, 2, 3, 2, { stride: 2 })).toThrow(/Conv2d: stride is given twice/);
     expect(() => new nn.Conv2d(1, 2, 3, { strides: 2 } as never)).toThrow(/Conv2d: unknown option 'strides' \(did you mean 'stride'\?\)/);
     expect(() => new nn.Conv2d(1, 2, 3, 'x' as never)).toThrow(/Conv2d: stride must be a number or an array of 2 numbers/);
