@@ -226,9 +226,9 @@ void apply_epilogue(const Run& r, const Step& s, float* y, int64_t C, int64_t S,
           case kEpAdd: {
             const float* o = other[k] + off;
             if (e.flag)
-              for (int64_t i = i0; i < i1; i++) q[i] = o[i] + q[i];
+              for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(o[i], q[i]);
             else
-              for (int64_t i = i0; i < i1; i++) q[i] = q[i] + o[i];
+              for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(q[i], o[i]);
             break;
           }
           case kEpAct:
