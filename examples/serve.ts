@@ -34,7 +34,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
-import { InferenceSession, data, image, io, nn, noGrad, tensor, type Tensor } from 'blasnet';
+import { InferenceSession, data, image, nn, noGrad, tensor, type Tensor } from 'blasnet';
 
 export const SIZE = 28;
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -299,19 +299,14 @@ export function loadPredictor(checkpoint: string, modelFile?: string, log: (s: s
   const factory = typeof mod === 'function' ? mod : (mod.createModel ?? mod.default);
   if (typeof factory !== 'function') throw new Error(`${modelFile} must export a function that returns an nn.Module`);
   const model = (factory as () => nn.Module)();
-  const sd = io.load(checkpoint);
   try {
-    model.loadStateDict(sd);
-  } finally {
-    for (const t of Object.values(sd)) t.dispose();
-  }
-  model.eval();
-  try {
-    const session = new InferenceSession(model);
-    session.compile([1, SIZE, SIZE]);
-    return session;
+    // loads the checkpoint into the model (strictly) and compiles it for [1, SIZE, SIZE]
+    return InferenceSession.load(checkpoint, { model, inputShape: [1, SIZE, SIZE] });
   } catch (e) {
-    log(`serve: ${(e as Error).message.split('\n')[0]}; running the model eagerly instead`);
+    const msg = (e as Error).message;
+    if (msg.startsWith('InferenceSession.load')) throw e; // the file or its keys: nothing to serve
+    // the weights are loaded; the model's forward is what the compiler refused
+    log(`serve: ${msg.split('\n')[0]}; running the model eagerly instead`);
     return eagerPredictor(model);
   }
 }

@@ -14,7 +14,7 @@ constexpr int64_t kGrain = 1 << 15;  // elements per parallel chunk
 template <typename F>
 void binary_loop(int op, F&& run) {
   switch (op) {
-    case kAdd: return run([](float a, float b) { return a + b; });
+    case kAdd: return run([](float a, float b) { return add_nan_first(a, b); });
     case kSub: return run([](float a, float b) { return a - b; });
     case kMul: return run([](float a, float b) { return a * b; });
     case kDiv: return run([](float a, float b) { return a / b; });

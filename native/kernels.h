@@ -70,6 +70,12 @@ void index_scatter(float* dst, const float* src, const IndexSpec& spec, bool acc
 void where_forward(const float* c, const float* a, const float* b, float* out, const std::vector<int64_t>& shape,
                    const std::vector<int64_t>& cs, const std::vector<int64_t>& as, const std::vector<int64_t>& bs);
 
+// a + b, and when both are NaN, a's NaN (sign and payload): the rule of x86's
+// addss, made explicit because compilers swap the operands of a commutative add
+// at will, so two loops computing the same sum (the eager add and a plan's fused
+// epilogue) could otherwise return different NaN bits.
+inline float add_nan_first(float a, float b) { return a != a ? a : a + b; }
+
 // ---- reductions (x viewed as [outer, size, inner]) ----------------------------
 void reduce_sum(const float* x, float* out, int64_t outer, int64_t size, int64_t inner, float scale);
 void reduce_max(const float* x, float* out, float* argmax, int64_t outer, int64_t size, int64_t inner);

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -31,6 +32,18 @@ namespace {
 
 thread_local bool tl_in_parallel = false;
 
+// How long an idle worker spins for the next job before it sleeps.
+constexpr std::chrono::microseconds kSpin{50};
+// Chunks a job is cut into per thread, at most (dynamic load balance).
+constexpr int kChunksPerThread = 4;
+// A lone GEMM (batch 1) is split into panels from this many flops. ResNet-8's
+// 3×3 convolutions at 32² are 2.4-4.7 MFLOP, so at batch 1 they run on one
+// thread; 2 MFLOP was tried and made batch-1 ResNet-8 1.5-3× slower on a
+// 2-core machine shared with other processes (the second core is rarely free
+// within a step's few hundred microseconds). Splitting work at batch 1 pays
+// only where cores are idle: measure before lowering it.
+constexpr double kSplitFlops = 8.0e6;
+
 class ThreadPool {
  public:
   explicit ThreadPool(int n) { start(n); }
@@ -48,7 +61,12 @@ class ThreadPool {
   bool try_run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
     bool expected = false;
     if (!busy_.compare_exchange_strong(expected, true, std::memory_order_acquire)) return false;
-    int chunks = static_cast<int>(std::min<int64_t>(size_, std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
+    // Up to kChunksPerThread chunks a thread, claimed dynamically: a worker that
+    // wakes late (or is descheduled on a busy machine) leaves its share to the
+    // others instead of making them wait. Kernels are written so that results
+    // do not depend on where chunks start (they run serially as well, when the
+    // pool is busy), so this changes speed only.
+    int chunks = static_cast<int>(std::min<int64_t>(int64_t{size_} * kChunksPerThread, std::max<int64_t>(1, n / std::max<int64_t>(grain, 1))));
     if (chunks <= 1) {
       busy_.store(false, std::memory_order_release);
       return false;
@@ -65,11 +83,11 @@ class ThreadPool {
     }
     cv_.notify_all();
     work();
-    while (remaining_.load(std::memory_order_acquire) > 0) BLASNET_PAUSE();
+    wait_until([&] { return remaining_.load(std::memory_order_acquire) <= 0; });
     // A worker that woke late may still be looking at this job: wait until it
     // has seen that nothing is left before the job's state is reused.
     fn_.store(nullptr);
-    while (active_.load() > 0) BLASNET_PAUSE();
+    wait_until([&] { return active_.load() <= 0; });
     std::exception_ptr err = error_;
     busy_.store(false, std::memory_order_release);
     if (err) std::rethrow_exception(err);
@@ -77,6 +95,18 @@ class ThreadPool {
   }
 
  private:
+  // Spins briefly for `done`, then yields the core: on a machine with more
+  // runnable threads than cores, the thread being waited for may be the one
+  // that needs it.
+  template <typename F>
+  static void wait_until(F&& done) {
+    for (int i = 0; i < 2048; i++) {
+      if (done()) return;
+      BLASNET_PAUSE();
+    }
+    while (!done()) std::this_thread::yield();
+  }
+
   void claim() {
     bool expected = false;
     while (!busy_.compare_exchange_weak(expected, true, std::memory_order_acquire)) {
@@ -126,8 +156,18 @@ class ThreadPool {
   void loop(uint64_t seen) {
     for (;;) {
       // Spin briefly: steps issue kernels back to back, and waking from a
-      // condition variable costs tens of microseconds.
-      for (int i = 0; i < 20000 && generation_.load(std::memory_order_acquire) == seen; i++) BLASNET_PAUSE();
+      // condition variable costs tens of microseconds. The spin is bounded in
+      // time (kSpin), not in pauses (a pause is 10-150 cycles depending on
+      // the CPU): 20,000 pauses kept every worker busy for up to a millisecond
+      // after each job, taking the cores from the threads with work to do in
+      // bursts of small runs and on machines shared with other processes.
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        const auto until = std::chrono::steady_clock::now() + kSpin;
+        for (int i = 1; generation_.load(std::memory_order_acquire) == seen; i++) {
+          BLASNET_PAUSE();
+          if ((i & 63) == 0 && std::chrono::steady_clock::now() >= until) break;
+        }
+      }
       if (generation_.load(std::memory_order_acquire) == seen) {
         std::unique_lock<std::mutex> lk(mu_);
         cv_.wait(lk, [&] { return generation_.load() != seen; });
@@ -200,7 +240,7 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
   }
   const double flops = 2.0 * M * N * K;
   const int T = num_threads();
-  if (!allow_parallel || T <= 1 || flops < 8.0e6) {
+  if (!allow_parallel || T <= 1 || flops < kSplitFlops) {
     cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }

@@ -46,8 +46,15 @@ enum Op {
   kSumTo,        // in: x | ints: rank, shape[rank], out strides[rank], out numel
   kAxpy,         // in: dst, src | reals: alpha   (out = dst + alpha * src)
   kCat,          // in: parts... | ints: outer, inner sizes per part (part k: [outer, size_k * inner])
+  kGather,       // in: x, idx... | ints: spec (below) — out[i] = x[offset + i·xstride + Σ idx_k(i)·xstride_k]
+  kScatter,      // in: dst, src, idx... | ints: accumulate, spec — out = dst with src written (added) at the spec's positions
+  kWhere,        // in: c, a, b | ints: rank, shape[rank], c/a/b strides[rank]
   kOpCount
 };
+
+// The spec of kGather / kScatter, as native.indexGather takes it (index.cc):
+//   rank, shape[rank], xstride[rank], offset, count, per index tensor: stride[rank], xstride, size, wrap
+// with the index tensors as the step's trailing operands, in order.
 
 // Epilogue micro-ops, applied in order to the output of kConv / kLinear / kEltwise
 // while it is in cache. Encoded after the step's own ints as

@@ -25,7 +25,8 @@ constexpr int64_t kMaxElems = int64_t{1} << 40;
 
 [[noreturn]] void bad(const Step& s, const std::string& why) {
   static const char* names[] = {"conv", "linear", "eltwise", "binary", "unary", "permute", "reduceSum", "reduceMax", "softmax",
-                                "matmul", "maxPool", "avgPool", "adaptiveAvgPool", "batchNorm", "fill", "copy", "sumTo", "axpy", "cat"};
+                                "matmul", "maxPool", "avgPool", "adaptiveAvgPool", "batchNorm", "fill", "copy", "sumTo", "axpy", "cat",
+                                "gather", "scatter", "where"};
   const char* n = s.op >= 0 && s.op < kOpCount ? names[s.op] : "?";
   throw Error(std::string("plan: ") + n + " step: " + why);
 }
@@ -98,6 +99,28 @@ struct Run {
     ptr[sl] = pool_alloc(static_cast<size_t>(n));
     owned[sl] = true;
     return ptr[sl];
+  }
+  // Output k as a copy of input `from`, or input `from`'s own buffer when this
+  // step is its last use and no other operand reads it (in-place ops: scatter).
+  float* take_or_copy(const Step& s, size_t k, size_t from) {
+    const int sl = s.in[from], o = k < s.out.size() ? s.out[k] : -1;
+    if (o < 0) bad(s, "missing output");
+    const int64_t n = numel[sl];
+    if (numel[o] != n) bad(s, "output and destination differ in size");
+    bool last = owned[sl] && std::find(s.free_after.begin(), s.free_after.end(), sl) != s.free_after.end();
+    for (size_t i = 0; i < s.in.size() && last; i++)
+      if (i != from && s.in[i] == sl) last = false;
+    if (!last) {
+      float* y = out(s, k, n);
+      if (n) std::memcpy(y, ptr[sl], sizeof(float) * n);
+      return y;
+    }
+    if (ptr[o]) bad(s, "output slot written twice");
+    ptr[o] = ptr[sl];
+    owned[o] = true;
+    owned[sl] = false;
+    ptr[sl] = nullptr;
+    return ptr[o];
   }
   void release(int sl) {
     if (owned[sl]) pool_free(ptr[sl], static_cast<size_t>(numel[sl]));
@@ -203,9 +226,9 @@ void apply_epilogue(const Run& r, const Step& s, float* y, int64_t C, int64_t S,
           case kEpAdd: {
             const float* o = other[k] + off;
             if (e.flag)
-              for (int64_t i = i0; i < i1; i++) q[i] = o[i] + q[i];
+              for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(o[i], q[i]);
             else
-              for (int64_t i = i0; i < i1; i++) q[i] = q[i] + o[i];
+              for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(q[i], o[i]);
             break;
           }
           case kEpAct:
@@ -249,6 +272,51 @@ float* pre_output(Run& r, const Step& s, int64_t n, std::unique_ptr<Scratch>& sc
   if (!pooled) return r.out(s, 0, n);
   scratch = std::make_unique<Scratch>(static_cast<size_t>(n));
   return scratch->p;
+}
+
+// The IndexSpec of a gather / scatter step (plan.h), its index tensors the
+// step's operands from `first`, re-checked as binding_index.cc checks eager
+// calls: every index value an integer in range (computed indices are only
+// known now), every position inside x (of `xn` elements).
+IndexSpec index_spec(const Run& r, const Step& s, Ints& a, size_t first, int64_t xn) {
+  IndexSpec sp;
+  const int64_t rank = a.nonneg();
+  if (rank > 16) bad(s, "rank too large");
+  const int64_t* sh = a.take(rank);
+  const int64_t* xs = a.take(rank);
+  sp.shape.assign(sh, sh + rank);
+  sp.xstride.assign(xs, xs + rank);
+  for (int64_t j = 0; j < rank; j++)
+    if (sh[j] < 0 || xs[j] < 0) bad(s, "negative shape or stride");
+  sp.offset = a.nonneg();
+  const int64_t count = a.nonneg();
+  if (count > 64 || first + static_cast<size_t>(count) != s.in.size()) bad(s, "index tensor count disagrees with the operands");
+  const int64_t n = prod(s, sh, rank);
+  int64_t reach = sp.offset;
+  if (n > 0)
+    for (int64_t j = 0; j < rank; j++) reach += mul(s, sh[j] - 1, xs[j]);
+  for (int64_t k = 0; k < count; k++) {
+    IndexSpec::Index ix;
+    const int64_t* st = a.take(rank);
+    ix.stride.assign(st, st + rank);
+    ix.xstride = a.nonneg();
+    ix.size = a.nonneg();
+    const bool wrap = a.next() != 0;
+    const int64_t inn = r.size_of(s, first + k);
+    ix.data = r.in(s, first + k, inn, "index");
+    if (n > 0) {
+      for (int64_t j = 0; j < rank; j++)
+        if (st[j] < 0) bad(s, "negative index stride");
+      if (ix.size == 0) bad(s, "indexing into an empty dimension");
+      if (span(s, sh, st, rank) > inn) bad(s, "index tensor too small for the spec");
+      if (index_check(ix.data, inn, ix.size, wrap) >= 0) bad(s, "an index value is out of range (or not an integer)");
+      reach += mul(s, ix.size - 1, ix.xstride);
+      if (reach > kMaxElems) bad(s, "size overflows");
+    }
+    sp.idx.push_back(std::move(ix));
+  }
+  if (n > 0 && reach >= xn) bad(s, "the spec reaches past the tensor");
+  return sp;
 }
 
 void step(Run& r, const Step& s) {
@@ -456,6 +524,45 @@ void step(Run& r, const Step& s) {
           }
         }
       });
+      break;
+    }
+    case kGather: {
+      const int64_t xn = r.size_of(s, 0);
+      const float* x = r.in(s, 0, xn, "input");
+      IndexSpec sp = index_spec(r, s, a, 1, xn);
+      int64_t n = 1;
+      for (int64_t d : sp.shape) n = mul(s, n, d);
+      index_gather(x, r.out(s, 0, n), sp);
+      break;
+    }
+    case kScatter: {  // eager writes into dst in place; here dst's buffer is taken over when this is its last use
+      const bool acc = a.next() != 0;
+      const int64_t dn = r.size_of(s, 0), sn = r.size_of(s, 1);
+      const float* src = r.in(s, 1, sn, "source");
+      IndexSpec sp = index_spec(r, s, a, 2, dn);
+      int64_t n = 1;
+      for (int64_t d : sp.shape) n = mul(s, n, d);
+      if (n != sn) bad(s, "source has " + std::to_string(sn) + " elements, the spec writes " + std::to_string(n));
+      float* y = r.take_or_copy(s, 0, 0);
+      index_scatter(y, src, sp, acc);
+      break;
+    }
+    case kWhere: {
+      const int64_t rank = a.nonneg();
+      if (rank > 16) bad(s, "rank too large");
+      const int64_t* sh = a.take(rank);
+      const int64_t* st[3] = {a.take(rank), a.take(rank), a.take(rank)};
+      for (int64_t i = 0; i < rank; i++)
+        if (sh[i] < 0 || st[0][i] < 0 || st[1][i] < 0 || st[2][i] < 0) bad(s, "negative shape or stride");
+      const int64_t n = prod(s, sh, rank);
+      const char* what[3] = {"condition", "input", "other"};
+      const float* v[3];
+      for (int k = 0; k < 3; k++) {
+        if (n > 0 && span(s, sh, st[k], rank) > r.size_of(s, k)) bad(s, std::string(what[k]) + " is too small for its strides");
+        v[k] = r.in(s, k, -1, what[k]);
+      }
+      auto vec = [&](const int64_t* p) { return std::vector<int64_t>(p, p + rank); };
+      where_forward(v[0], v[1], v[2], r.out(s, 0, n), vec(sh), vec(st[0]), vec(st[1]), vec(st[2]));
       break;
     }
     default:

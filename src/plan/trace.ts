@@ -103,13 +103,22 @@ const REFUSED: Record<string, string> = {
   nllBackward: 'runs a backward kernel',
   sgdStep: 'runs an optimizer step',
   adamStep: 'runs an optimizer step',
-  indexRows: 'gathers rows by index (not supported by compiled plans yet)',
   setNumThreads: 'changes the thread count',
   poolTrim: 'trims the allocator',
   poolSetLimit: 'changes the allocator limit',
 };
 
 let active = false;
+
+/** An index tensor as native.indexGather takes it: [handle, strides, xstride, size, wrap]. */
+type IndexArg = [unknown, number[], number, number, boolean];
+
+/** The integer arguments of a gather / scatter step (native/plan.h): the spec, index tensors' fields in order. */
+function specInts(shape: number[], xstride: number[], offset: number, idx: IndexArg[]): (number | boolean)[] {
+  const out: (number | boolean)[] = [shape.length, ...shape, ...xstride, offset, idx.length];
+  for (const [, stride, xs, size, wrap] of idx) out.push(...stride, xs, size, wrap);
+  return out;
+}
 
 /** Which Tensor method is reading values (the outermost of the Tensor frames at the top of the stack), for the message. */
 function readerName(): string {
@@ -183,6 +192,7 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
     alloc: (n: number, fill?: number) => one(StepOp.Fill, [], n, [n], [fill ?? 0]),
     fromArray: (a: Float32Array) => new MetaHandle(newVal('data', a.length, { data: a.slice() })),
     toArray: (h: unknown) => (h instanceof MetaHandle ? refuse(`reads tensor values inside forward (${readerName()}); a compiled plan cannot depend on values, and JavaScript control flow on tensor values cannot be traced`) : real.toArray(h)),
+    indexRows: (h: unknown, row: number, idx: Int32Array) => (h instanceof MetaHandle ? refuse(`reads tensor values inside forward (${readerName()}); a compiled plan cannot depend on values, and JavaScript control flow on tensor values cannot be traced`) : real.indexRows(h, row, idx)),
     readAt: (h: unknown, i: number) => (h instanceof MetaHandle ? refuse(`reads tensor values inside forward (${readerName()}); a compiled plan cannot depend on values, and JavaScript control flow on tensor values cannot be traced`) : real.readAt(h, i)),
     writeArray: (h: unknown, a: Float32Array) => rebind(h, 'writeArray', () => new MetaHandle(newVal('data', a.length, { data: a.slice() }))),
     free: () => undefined,
@@ -228,6 +238,16 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
       divisor ? refuse('runs average pooling with divisorOverride, which compiled plans do not support yet') : one(StepOp.AvgPool, [valOf(x, 'avgPool')], g[0] * g[4] * g[5] * g[6], [...g, inc]),
     adaptiveAvgPool: (x: unknown, P: number, H: number, W: number, OH: number, OW: number, backward: boolean) =>
       backward ? refuse('runs a backward kernel') : one(StepOp.AdaptiveAvg, [valOf(x, 'adaptiveAvgPool')], P * OH * OW, [P, H, W, OH, OW]),
+    // indexing and joining (select, narrow, slice, index, indexSelect, gather, cat, stack, split, chunk, unbind)
+    indexCheck: (h: unknown, size: number, wrap: boolean) =>
+      h instanceof MetaHandle ? (valOf(h, 'an index'), -1) : real.indexCheck(h, size, wrap), // computed indices: checked by the plan step when it runs
+    indexGather: (x: unknown, shape: number[], xstride: number[], offset: number, idx: IndexArg[]) =>
+      one(StepOp.Gather, [valOf(x, 'index'), ...idx.map((i) => valOf(i[0], 'an index tensor'))], prod(shape), specInts(shape, xstride, offset, idx)),
+    indexScatter: (dst: unknown, src: unknown, shape: number[], xstride: number[], offset: number, idx: IndexArg[], acc: boolean) =>
+      rebind(dst, 'an indexed write', (cur) =>
+        one(StepOp.Scatter, [cur, valOf(src, 'an indexed write'), ...idx.map((i) => valOf(i[0], 'an index tensor'))], cur.numel, [acc, ...specInts(shape, xstride, offset, idx)])),
+    where: (c: unknown, a: unknown, b: unknown, shape: number[], cs: number[], as: number[], bs: number[]) =>
+      one(StepOp.Where, [valOf(c, 'where condition'), valOf(a, 'where input'), valOf(b, 'where other')], prod(shape), [shape.length, ...shape, ...cs, ...as, ...bs]),
     batchNormForward: (x: unknown, g: unknown, b: unknown, rm: unknown, rv: unknown, N: number, C: number, S: number, training: boolean, _m: number, eps: number) => {
       if (training) refuse('runs batch norm with batch statistics (training mode, or no running statistics)');
       const y = one(StepOp.BatchNorm, [valOf(x, 'batchNorm'), opt(g, 'batchNorm weight'), opt(b, 'batchNorm bias'), valOf(rm, 'running mean'), valOf(rv, 'running var')], N * C * S, [N, C, S], [eps]);

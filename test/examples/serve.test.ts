@@ -303,6 +303,7 @@ describe('examples/serve.ts: options, arguments and any model', () => {
     const ckpt = path.join(dir, 'tiny.safetensors');
     save(ref.stateDict(), ckpt);
     const predictor = serve.loadPredictor(ckpt, modelFile, () => {});
+    expect(predictor, 'a custom Module is served compiled, not eagerly').toBeInstanceOf(b.InferenceSession);
     const x = new Float32Array(784).map((_, i) => (i % 7) / 7);
     const got = await predictor.run(x, [1, 1, 28, 28]);
     ref.eval();

@@ -5,7 +5,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { Tensor, randn, manualSeed, noGrad, nn, InferenceSession, setNumThreads, getNumThreads } from '../../src';
 import { expectBitwise } from '../helpers';
-import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, Reductions, settleBatchNorm } from './models';
+import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, Reductions, Inception, Slicing, settleBatchNorm } from './models';
 
 const threadsBefore = getNumThreads();
 afterAll(() => setNumThreads(threadsBefore));
@@ -23,7 +23,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'pytorch/examples MNIST Net (F.relu, F.maxPool2d, dropout, flatten, logSoftmax)', make: () => (manualSeed(1), new MnistNet()), sample: [1, 28, 28], batches: [1, 2, 3, 8] },
+  { name: 'pytorch/examples MNIST Net (F.relu, F.maxPool2d, dropout, flatten, logSoftmax)', make: () => (manualSeed(1), new MnistNet()), sample: [1, 28, 28], batches: [1, 2, 3, 64] },
   {
     name: 'ResNet-8 (three residual stages, BatchNorm, strided 1×1 shortcuts)',
     make: () => {
@@ -33,11 +33,23 @@ const CASES: Case[] = [
       return m;
     },
     sample: [3, 32, 32],
-    batches: [1, 2, 3, 5, 17],
+    batches: [1, 2, 3, 5, 64],
   },
-  { name: 'broadcasting arithmetic in forward (SE gating, per-channel scale/shift, constants)', make: () => (manualSeed(4), new Broadcasting()), sample: [3, 9, 7], batches: [1, 2, 3, 6] },
+  { name: 'broadcasting arithmetic in forward (SE gating, per-channel scale/shift, constants)', make: () => (manualSeed(4), new Broadcasting()), sample: [3, 9, 7], batches: [1, 2, 3, 64] },
   { name: 'batch statistics in forward (one plan per batch size)', make: () => (manualSeed(5), new BatchCentred()), sample: [3, 2, 2], batches: [1, 2, 3, 4, 9] },
   { name: 'reductions (max, argmax, max over a dim, sums, means), comparisons, clamps, maths, tensors created in forward', make: () => (manualSeed(15), new Reductions()), sample: [2, 3], batches: [1, 2, 3, 5] },
+  {
+    name: 'Inception-style block (four branches with BatchNorm, concatenated over channels)',
+    make: () => {
+      manualSeed(7);
+      const m = new Inception();
+      settleBatchNorm(m, [4, 3, 12, 12], 8);
+      return m;
+    },
+    sample: [3, 12, 12],
+    batches: [1, 2, 3, 64],
+  },
+  { name: 'channel slicing and indexing (narrow, slice, select, index, indexSelect, gather of argmax, where, stack, chunk, split, unbind, cat)', make: () => (manualSeed(9), new Slicing()), sample: [2, 5, 4], batches: [1, 2, 3, 64] },
   { name: 'permute, batched matmul and softmax (self-attention)', make: () => (manualSeed(6), new Attention()), sample: [3, 5, 4], batches: [1, 2, 3, 7] },
 ];
 

@@ -92,6 +92,7 @@ const REFUSED: [string, () => nn.Module, number[], RegExp][] = [
   ['a layer that calls no blasnet op (returns a cached tensor)', () => new UsesCached(), [4], /module 'c' \(Cached\) returns a tensor it did not compute from its input/],
   ['random numbers in forward', () => new Noisy(), [4], /module \(root\) Noisy draws random numbers/],
   ['printing a tensor in forward', () => new Prints(), [4], /module \(root\) Prints reads tensor values inside forward \(printing a tensor\)/],
+  ['printing a large tensor in forward (summarised: reads only the rows it shows)', () => new Prints(), [40, 40], /module \(root\) Prints reads tensor values inside forward \(printing a tensor\)/],
   ['changing a buffer in place', () => new Counts(), [4], /module \(root\) Counts changes a parameter, buffer or captured tensor in place \(fill_\)/],
   ['a forward that returns an array', () => new Pair(), [4], /cannot compile Pair: module \(root\) Pair returns \[a tensor of shape \[2,4\],a tensor of shape \[2,4\]\], not a Tensor/],
   ['a forward that catches the refusal', () => new Swallows(), [4], /module \(root\) Swallows reads tensor values/],

@@ -1,5 +1,5 @@
 // Models the serving tests compile: custom Modules the way users write them.
-import { Tensor, randn, tensor, ones, zeros, full, arange, manualSeed, noGrad, tidy, nn } from '../../src';
+import { Tensor, randn, tensor, ones, zeros, full, arange, manualSeed, noGrad, tidy, nn, cat, stack, split, unbind, indexSelect, gather, where } from '../../src';
 
 const F = nn.functional;
 
@@ -154,5 +154,47 @@ export class Reductions extends nn.Module {
     y = y.mul(arange(6).view(1, 6).add(1)).add(zeros([x.shape[0], 1])).add(full([1, 6], 0.5)).sub(ones([6]).mul(0.25));
     const z = y.unsqueeze(2).squeeze(2).transpose(0, 1).clone().transpose(0, 1);
     return z.tanh().sigmoid().exp().neg().sum(1, true).add(y.mean(1, true)).add(y.sum(0, true).mul(0));
+  }
+}
+
+/**
+ * An Inception-style block (GoogLeNet's, reduced): 1×1, 1×1→3×3, 1×1→5×5 and
+ * 3×3-max-pool→1×1 branches with BatchNorm and ReLU, concatenated over
+ * channels, then a classifier head.
+ */
+export class Inception extends nn.Module {
+  b1 = new nn.Sequential(new nn.Conv2d(3, 4, 1), new nn.ReLU());
+  b2 = new nn.Sequential(new nn.Conv2d(3, 3, 1), new nn.ReLU(), new nn.Conv2d(3, 6, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(6), new nn.ReLU());
+  b3 = new nn.Sequential(new nn.Conv2d(3, 2, 1), new nn.ReLU(), new nn.Conv2d(2, 3, 5, { padding: 2 }), new nn.ReLU());
+  b4 = new nn.Sequential(new nn.MaxPool2d(3, { stride: 1, padding: 1 }), new nn.Conv2d(3, 2, 1), new nn.ReLU());
+  fc = new nn.Linear(15, 4);
+  forward(x: Tensor): Tensor {
+    const y = nn.functional.relu(cat([this.b1.forward(x), this.b2.forward(x), this.b3.forward(x), this.b4.forward(x)], 1)); // [N, 15, H, W]
+    return this.fc.forward(F.globalAvgPool2d(y, false));
+  }
+}
+
+/**
+ * Channel slicing and every other indexing op in forward: narrow, slice with
+ * a step, select, x[…] with an index tensor, indexSelect, gather with indices
+ * computed in forward (argmax), where, stack, chunk, split, unbind, and an
+ * in-place indexed write (a cat of pieces).
+ */
+export class Slicing extends nn.Module {
+  conv = new nn.Conv2d(2, 6, 3, { padding: 1 });
+  perm = [5, 0, 3, 1, 4, 2];
+  forward(x: Tensor): Tensor {
+    const f = this.conv.forward(x); // [N, 6, H, W]
+    const [a, b] = f.chunk(2, 1); // [N, 3, H, W] each
+    const c = f.narrow(1, 1, 2).add(f.slice(1, 0, null, 3)); // [N, 2, H, W]
+    const d = f.select(1, 4).unsqueeze(1); // [N, 1, H, W]
+    const e = indexSelect(f, 1, this.perm).index(':', [0, 2, 4]); // [N, 3, H, W]
+    const g = stack([a.mul(b), e.sub(a)], 1).sum(1); // [N, 3, H, W]
+    const m = where(g.gt(0), g, c.sum(1, true).mul(0.5)); // [N, 3, H, W]
+    const parts = split(m, [1, 2], 1);
+    const h = cat([parts[1], d, parts[0], ...unbind(c, 1).map((t) => t.unsqueeze(1))], 1); // [N, 6, H, W]
+    const p = h.flatten(2); // [N, 6, HW]
+    const am = p.argmax(2, true); // [N, 6, 1]: computed indices
+    return cat([gather(p, 2, am), p.mean(2, true), where(p.lt(0), 0, p).sum(2, true)], 2).flatten(1);
   }
 }

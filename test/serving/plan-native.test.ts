@@ -12,7 +12,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 // slot kinds and step codes (native/plan.h)
 const INPUT = 0, CONST = 1, TEMP = 2;
-const CONV = 0, BINARY = 3, MAXPOOL = 10, AVGPOOL = 11, CAT = 18;
+const CONV = 0, BINARY = 3, MAXPOOL = 10, AVGPOOL = 11, CAT = 18, GATHER = 19, SCATTER = 20, WHERE = 21;
 
 const slots = (...s: [number, number, number?, number?][]) => Float64Array.from(s.flatMap(([k, n, perN = 0, c = -1]) => [k, n, perN, c]));
 /** op, inputs, outputs, ints (all constant), reals, no epilogue */
@@ -88,8 +88,36 @@ describe('native plans re-check their geometry', () => {
   });
 });
 
+describe('gather, scatter and where steps re-check their specs', () => {
+  // a [2, 3] input; spec: rank, shape, xstride, offset, count, per index: stride[rank], xstride, size, wrap
+  const rows = (offset: number, cols: number) => [2, 2, cols, 3, 1, offset, 0];
+  it('a well-formed gather and scatter run', () => {
+    expect(planRunError(slots([INPUT, 6], [TEMP, 4]), prog(step(GATHER, [0], [1], rows(1, 2))), 1, 6)).toBe('no error');
+    expect(planRunError(slots([INPUT, 6], [TEMP, 4], [TEMP, 6]), prog(step(GATHER, [0], [1], rows(1, 2)), step(SCATTER, [0, 1], [2], [0, ...rows(0, 2)])), 2, 6)).toBe('no error');
+  });
+  it('a spec reaching past the source or the destination is refused before any read or write', () => {
+    expect(planRunError(slots([INPUT, 6], [TEMP, 6]), prog(step(GATHER, [0], [1], rows(1, 3))), 1, 6)).toMatch(/gather step: the spec reaches past the tensor/);
+    expect(planRunError(slots([INPUT, 6], [TEMP, 4], [TEMP, 6]), prog(step(GATHER, [0], [1], rows(0, 2)), step(SCATTER, [0, 1], [2], [0, ...rows(2, 2)])), 2, 6)).toMatch(/scatter step: the spec reaches past the tensor/);
+    expect(planRunError(slots([INPUT, 6], [TEMP, 6], [TEMP, 6]), prog(step(GATHER, [0], [1], rows(0, 3)), step(SCATTER, [0, 1], [2], [0, ...rows(0, 2)])), 2, 6)).toMatch(/source has 6 elements, the spec writes 4/);
+  });
+  it('index values are checked when the step runs (computed indices): out of range, negative without wrap, not an integer', () => {
+    // out[i] = x[idx[i]] over a [6] input, idx the input itself (all zeros: fine) or a constant
+    const spec = [1, 3, 0, 0, 1, 1, 1, 6, 0];
+    expect(planRunError(slots([INPUT, 6], [CONST, 3, 0, 0], [TEMP, 3]), prog(step(GATHER, [0, 1], [2], spec)), 2, 6, 1, [Float32Array.of(0, 5, 2)])).toBe('no error');
+    for (const bad of [Float32Array.of(0, 6, 2), Float32Array.of(0, -1, 2), Float32Array.of(0, 0.5, 2), Float32Array.of(NaN, 0, 0)])
+      expect(planRunError(slots([INPUT, 6], [CONST, 3, 0, 0], [TEMP, 3]), prog(step(GATHER, [0, 1], [2], spec)), 2, 6, 1, [bad])).toMatch(/gather step: an index value is out of range/);
+    expect(planRunError(slots([INPUT, 6], [CONST, 2, 0, 0], [TEMP, 3]), prog(step(GATHER, [0, 1], [2], spec)), 2, 6, 1, [Float32Array.of(0, 1)])).toMatch(/index tensor too small for the spec/);
+    expect(planRunError(slots([INPUT, 6], [TEMP, 3]), prog(step(GATHER, [0], [1], spec)), 1, 6)).toMatch(/index tensor count disagrees with the operands/);
+  });
+  it('where strides reaching past an operand are refused', () => {
+    const ok = [1, 6, 1, 1, 0];
+    expect(planRunError(slots([INPUT, 6], [TEMP, 6]), prog(step(WHERE, [0, 0, 0], [1], ok)), 1, 6)).toBe('no error');
+    expect(planRunError(slots([INPUT, 6], [TEMP, 6]), prog(step(WHERE, [0, 0, 0], [1], [1, 6, 1, 2, 0])), 1, 6)).toMatch(/where step: input is too small for its strides/);
+  });
+});
+
 describe.runIf(process.platform === 'linux')('mutated programs (child process)', () => {
-  it('4000 random mutations of a real LeNet plan: each builds and runs or throws an Error', () => {
+  it('4000 random mutations of real plans (LeNet; cat, narrow, gather of argmax, where, index): each builds and runs or throws an Error', () => {
     const script = `
 const { trace } = require(${JSON.stringify(path.join(ROOT, 'dist', 'plan', 'trace.js'))});
 const { fixedProgram, polymorphicProgram, eliminateDead, fuse } = require(${JSON.stringify(path.join(ROOT, 'dist', 'plan', 'graph.js'))});
@@ -97,16 +125,26 @@ const { encode } = require(${JSON.stringify(path.join(ROOT, 'dist', 'plan', 'emi
 const { native } = require(${JSON.stringify(path.join(ROOT, 'dist', 'native.js'))});
 const b = blasnet;
 b.manualSeed(0);
-const model = b.models.LeNet().eval();
+// LeNet, and a model whose plan holds gather / scatter / where steps (computed indices included)
+class Indexing extends b.nn.Module {
+  constructor() { super(); this.conv = new b.nn.Conv2d(1, 4, 3, { padding: 1 }); }
+  forward(x) {
+    const f = this.conv.forward(x), p = f.flatten(2);
+    const am = p.argmax(2, true);
+    return b.cat([b.gather(p, 2, am), f.narrow(1, 1, 2).flatten(2).sum(2, true), b.where(p.gt(0), p, 0).index(':', [0, 3]).sum(2, true)], 1).flatten(1);
+  }
+}
 const store = native.planStoreCreate();
 const consts = new Map();
-for (const t of model.parameters()) consts.set(t._storage.handle, (([idx, numel]) => ({ idx, numel }))(native.planStoreAdd(store, t._storage.handle)));
-const host = { constant: (h) => consts.get(h) };
 const bases = [];
+for (const model of [b.models.LeNet().eval(), new Indexing().eval()]) {
+for (const t of model.parameters()) consts.set(t._storage.handle, (([idx, numel]) => ({ idx, numel }))(native.planStoreAdd(store, t._storage.handle)));
+const host = { constant: (h) => consts.get(h) ?? (([idx, numel]) => ({ idx, numel }))(native.planStoreAdd(store, h)) };
 for (const poly of [false, true]) {
   const p = poly ? polymorphicProgram(trace(model, [2, 1, 28, 28], host), trace(model, [3, 1, 28, 28], host)) : fixedProgram(trace(model, [1, 1, 28, 28], host));
   eliminateDead(p); fuse(p, { foldBatchNorm: false, fold: () => { throw new Error('no'); } });
   bases.push(encode(p, (d) => native.planStoreAdd(store, d)[0]));
+}
 }
 let s = 12345;
 const rnd = () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
