@@ -118,7 +118,7 @@ struct PoolGeom {
   int64_t dd = 1, dh = 1, dw = 1;  // max pools: dilation (16-entry geometries leave it 1)
 };
 // idx may be null (inference: no backward); relu applies max(0, .) to the pooled values
-void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx, bool relu = false);
+void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx);
 void max_pool_backward(const PoolGeom& g, const float* gy, const int32_t* idx, float* gx);
 // divisor > 0 overrides the window size (PyTorch's divisor_override)
 void avg_pool_forward(const PoolGeom& g, const float* x, float* y, bool count_include_pad, int64_t divisor = 0);

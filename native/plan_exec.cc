@@ -260,7 +260,7 @@ void finish(Run& r, const Step& s, float* y, int64_t C, int64_t S) {
   if (mul(s, pg.planes, mul(s, pg.D, mul(s, pg.H, pg.W))) != r.N * C * S) bad(s, "pool epilogue does not match its input");
   float* dst = r.out(s, 0, mul(s, pg.planes, mul(s, pg.OD, mul(s, pg.OH, pg.OW))));
   if (e.kind == kEpMaxPool)
-    max_pool_forward(pg, y, dst, nullptr, false);
+    max_pool_forward(pg, y, dst, nullptr);
   else
     avg_pool_forward(pg, y, dst, e.flag != 0);
 }
@@ -444,7 +444,7 @@ void step(Run& r, const Step& s) {
       const float* x = r.in(s, 0, mul(s, g.planes, mul(s, g.D, mul(s, g.H, g.W))), "input");
       float* y = r.out(s, 0, mul(s, g.planes, mul(s, g.OD, mul(s, g.OH, g.OW))));
       if (s.op == kMaxPool)
-        max_pool_forward(g, x, y, nullptr, false);
+        max_pool_forward(g, x, y, nullptr);
       else
         avg_pool_forward(g, x, y, a.next() != 0);
       break;

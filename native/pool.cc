@@ -31,7 +31,7 @@ inline void take(float& best, int64_t& bi, float v, int64_t i) {
 // the compiler vectorises it (random data makes branches coin flips). Returns
 // false, having written garbage, when the plane holds a NaN: the caller then
 // takes the general path, which propagates NaN as PyTorch does.
-bool pool2x2(const PoolGeom& g, const float* __restrict xp, float* __restrict yp, int32_t* __restrict ip, bool relu) {
+bool pool2x2(const PoolGeom& g, const float* __restrict xp, float* __restrict yp, int32_t* __restrict ip) {
   int nan = 0;
   for (int64_t oh = 0; oh < g.OH; oh++) {
     const float* __restrict r0 = xp + 2 * oh * g.W;
@@ -43,7 +43,7 @@ bool pool2x2(const PoolGeom& g, const float* __restrict xp, float* __restrict yp
       nan |= (a != a) | (b != b) | (c != c) | (d != d);
       // std::max(x, y) is (x < y) ? y : x: one maxss, and ties keep the first, as PyTorch
       const float m1 = std::max(a, b), m2 = std::max(c, d), m = std::max(m1, m2);
-      yr[ow] = relu ? std::max(m, 0.f) : m;
+      yr[ow] = m;
       if (ip) {
         const int32_t k1 = b > a, k2 = static_cast<int32_t>(g.W) + (d > c), t = m2 > m1;
         ip[oh * g.OW + ow] = base + 2 * static_cast<int32_t>(ow) + k1 + t * (k2 - k1);
@@ -53,8 +53,8 @@ bool pool2x2(const PoolGeom& g, const float* __restrict xp, float* __restrict yp
   return !nan;
 }
 
-// NaN propagates (the first NaN in a window wins), as in PyTorch.
-void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx, bool relu) {
+// NaN propagates (with several NaNs in a window the last one wins), as in PyTorch.
+void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx) {
   const int64_t in = g.D * g.H * g.W, out = g.OD * g.OH * g.OW;
   const bool flat = g.D == 1 && g.kd == 1 && g.pd == 0 && g.OD == 1 && g.dh == 1 && g.dw == 1;  // 1-D and 2-D
   over_planes(g.planes, out * g.kd * g.kh * g.kw, [&](int64_t p) {
@@ -62,7 +62,7 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx,
     float* yp = y + p * out;
     int32_t* ip = idx ? idx + p * out : nullptr;
     if (flat && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && 2 * g.OH <= g.H &&
-        2 * g.OW <= g.W && pool2x2(g, xp, yp, ip, relu))
+        2 * g.OW <= g.W && pool2x2(g, xp, yp, ip))
       return;
     // PyTorch's window: taps start, start + d, …, clipped to the input; the index starts at
     // the first tap inside it and the value at −inf.
@@ -90,7 +90,7 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y, int32_t* idx,
           // a dilated window can have no tap inside the input: −inf, and index −1 (no element, no gradient)
           if (z0 >= z1 || y0 >= y1 || x0 >= x1) bi = -1;
           const int64_t o = (od * g.OH + oh) * g.OW + ow;
-          yp[o] = relu && !(best > 0.f) ? 0.f : best;
+          yp[o] = best;
           if (ip) ip[o] = static_cast<int32_t>(bi);
         }
       }

@@ -35,7 +35,7 @@ function collect(model: Module): Deps {
       const v = (m as unknown as Record<string, unknown>)[k];
       if (v instanceof Module || v instanceof Tensor) props.push(m, k, v);
     }
-    if ((m instanceof L.Dropout && m.p > 0) || m instanceof L.BatchNorm2d) modal.push(m);
+    if ((m instanceof L.Dropout && m.p > 0) || m instanceof L._BatchNorm) modal.push(m);
   }
   for (const t of [...model.parameters(), ...model.namedBuffers().map(([, b]) => b)])
     if (!seenT.has(t)) {
