@@ -41,7 +41,9 @@ bool chosen(const ConvGeom& g);
 
 // Each returns false (having done nothing) when g is not chosen for the direct path.
 bool forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu);
-bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb);
+// backward computes the gradients it is chosen for and sets their pointers to null;
+// it returns true when none is left for the GEMM path.
+bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float*& gx, float*& gw, float*& gb);
 
 // Fused forward: conv + bias, then ReLU (NaN stays NaN) when relu, then the 2×2
 // stride-2 max pool (floor mode; NaN propagates, ties keep the first) into

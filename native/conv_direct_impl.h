@@ -24,7 +24,11 @@ inline vf load(const float* p) {
   return v;
 }
 inline void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
-inline vf splat(float s) { return vf{} + s; }
+inline vf splat(float s) {
+  vf v;
+  for (int i = 0; i < V; i++) v[i] = s;
+  return v;
+}
 inline float hsum(vf v) {  // lanes in order: the same sum on every run
   float s = v[0];
   for (int i = 1; i < V; i++) s += v[i];

@@ -163,7 +163,7 @@ export interface NativeAddon {
   planDispose(plan: PlanHandle): void;
   planRun(plan: PlanHandle, x: Handle | Float32Array, N: number): Handle;
   planSubmit(plan: PlanHandle, x: Handle | Float32Array, N: number): Promise<Handle>;
-  backendInfo(): { blas: string; blasConfig: string; core: string; threads: number; blasThreads: number; simd: string };
+  backendInfo(): { blas: string; blasConfig: string; core: string; threads: number; blasThreads: number; simd: string; convIsa: 'avx512' | 'avx2' | 'scalar'; convMode: 'auto' | 'gemm' | 'direct' };
   setNumThreads(n: number): void;
   getNumThreads(): number;
   memoryInfo(): { liveBytes: number; cachedBytes: number };
