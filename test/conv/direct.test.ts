@@ -72,11 +72,13 @@ for (const g of geos.list) {
   const xd = arr(xs.reduce((a, b) => a * b)), wd = arr(ws.reduce((a, b) => a * b)), bd = arr(g.Cout);
   const opts = g.nd === 1 ? { stride: g.sw, padding: g.pw, dilation: g.dw, groups: g.groups } : { stride: [g.sh, g.sw], padding: [g.ph, g.pw], dilation: [g.dh, g.dw], groups: g.groups };
   const runs = [];
+  let gyd = null;
   for (const t of geos.threads) {
     setNumThreads(t);
     const x = tensor(xd, xs).requiresGrad_(), w = tensor(wd, ws).requiresGrad_(), b = g.bias ? tensor(bd, [g.Cout]).requiresGrad_() : null;
     const y = (g.nd === 1 ? F.conv1d : F.conv2d)(x, w, b, opts);
-    const gy = rand(y.shape, -1, 1);
+    gyd = gyd || rand(y.shape, -1, 1).data();  // drawn once: the same for every thread count
+    const gy = tensor(gyd, y.shape);
     y.mul(gy).sum().backward();
     runs.push([Array.from(y.data()), Array.from(x.grad.data()), Array.from(w.grad.data()), b ? Array.from(b.grad.data()) : []]);
   }
