@@ -137,6 +137,8 @@ export interface NativeAddon {
   linear(x: Handle, w: Handle, b: Handle | null, N: number, inF: number, outF: number): Handle;
   convForward(x: Handle, w: Handle, b: Handle | null, geom: number[]): Handle;
   convBackward(x: Handle, w: Handle, gy: Handle, geom: number[], nx: boolean, nw: boolean, nb: boolean): [Handle | null, Handle | null, Handle | null];
+  convPoolForward(x: Handle, w: Handle, b: Handle | null, geom: number[], relu: boolean): [Handle, Handle];
+  convPoolBackward(x: Handle, w: Handle, gy: Handle, y: Handle, idx: Handle, geom: number[], relu: boolean, nx: boolean, nw: boolean, nb: boolean): [Handle | null, Handle | null, Handle | null];
   maxPoolForward(x: Handle, geom: number[]): [Handle, Handle];
   maxPoolBackward(gy: Handle, idx: Handle, geom: number[]): Handle;
   avgPoolForward(x: Handle, geom: number[], includePad: boolean): Handle;

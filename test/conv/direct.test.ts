@@ -7,7 +7,7 @@
 // SIMD kernels, finite differences through the direct path, and the fused
 // conv + ReLU + 2×2 max pool op against its unfused composition.
 import { describe, it, expect } from 'vitest';
-import { nn, tensor, backendInfo } from '../../src';
+import { nn, tensor, backendInfo, models, manualSeed } from '../../src';
 import { makeRng, randInt, pick, randArray, expectAllClose, numericGrad } from '../helpers';
 import { runNodeJson, openblasEnvironments } from '../helpers/child';
 
@@ -160,5 +160,53 @@ describe('direct convolution kernels', () => {
       expectAllClose(w.grad!.data(), numericGrad((v) => loss(xd, v, bd), wd, 1e-2), 2e-2, 2e-2, 'weight grad');
       expectAllClose(b.grad!.data(), numericGrad((v) => loss(xd, wd, v), bd, 1e-2), 2e-2, 2e-2, 'bias grad');
     }
+  });
+
+  describe('conv2dReluMaxPool2d (the fused epilogue)', () => {
+    const bits = (t: { data(): Float32Array }) => Array.from(new Uint32Array(t.data().slice().buffer));
+    it('is bitwise the unfused conv2d → relu → maxPool2d(2), forward and gradients, NaN and odd sizes included', () => {
+      const r = makeRng(4242);
+      for (let trial = 0; trial < 40; trial++) {
+        const N = pick(r, [1, 2, 5]), C = randInt(r, 1, 4), Co = randInt(r, 1, 9), H = randInt(r, 3, 12), W = randInt(r, 3, 12), k = randInt(r, 1, 3);
+        const p = randInt(r, 0, 2), relu = r() < 0.8, withBias = r() < 0.7;
+        const xd = randArray(r, N * C * H * W), wd = randArray(r, Co * C * k * k), bd = randArray(r, Co);
+        if (trial % 4 === 0) xd[randInt(r, 0, xd.length - 1)] = NaN;
+        const mk = () => [tensor(xd, [N, C, H, W]).requiresGrad_(), tensor(wd, [Co, C, k, k]).requiresGrad_(), withBias ? tensor(bd, [Co]).requiresGrad_() : null] as const;
+        const [x1, w1, b1] = mk(), [x2, w2, b2] = mk();
+        const y1 = F.conv2dReluMaxPool2d(x1, w1, b1, { padding: p, relu });
+        const z = F.conv2d(x2, w2, b2, { padding: p });
+        const y2 = F.maxPool2d(relu ? F.relu(z) : z, { kernelSize: 2 });
+        expect(y1.shape).toEqual(y2.shape);
+        expect(bits(y1)).toEqual(bits(y2));
+        const gd = randArray(r, y1.numel);
+        y1.mul(tensor(gd, y1.shape)).sum().backward();
+        y2.mul(tensor(gd, y2.shape)).sum().backward();
+        expect(bits(x1.grad!), 'input grad').toEqual(bits(x2.grad!));
+        expect(bits(w1.grad!), 'weight grad').toEqual(bits(w2.grad!));
+        if (withBias) expect(bits(b1!.grad!), 'bias grad').toEqual(bits(b2!.grad!));
+      }
+    });
+    it('keeps NaN as PyTorch: relu(NaN) = NaN and the pool picks it', () => {
+      const x = tensor(new Float32Array([NaN, -1, -2, -3, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0]), [1, 1, 4, 4]);
+      const w = tensor(new Float32Array([1]), [1, 1, 1, 1]);
+      expect(Array.from(F.conv2dReluMaxPool2d(x, w).data())).toEqual([NaN, 4, 0, 0]);
+    });
+    it('rejects unknown options and conv outputs smaller than the window', () => {
+      const x = tensor(new Float32Array(9), [1, 1, 3, 3]), w = tensor(new Float32Array(9), [1, 1, 3, 3]);
+      expect(() => F.conv2dReluMaxPool2d(x, w, null, { reLU: true } as never)).toThrow(/conv2dReluMaxPool2d.*reLU/);
+      expect(() => F.conv2dReluMaxPool2d(x, w)).toThrow(/smaller than the 2×2 pool window/);
+    });
+    it('nn.Sequential trains LeNet through it with the gradients of the unfused layers, bitwise', () => {
+      manualSeed(5);
+      const net = models.LeNet();
+      const x = tensor(randArray(makeRng(9), 4 * 784), [4, 1, 28, 28]);
+      net.forward(x).sum().backward();
+      const fused = net.parameters().map((q: { grad: { data(): Float32Array } }) => bits(q.grad));
+      net.zeroGrad();
+      let y = x;
+      for (const m of net.children()) y = m.forward(y);  // each layer alone
+      y.sum().backward();
+      net.parameters().forEach((q: { grad: { data(): Float32Array } }, i: number) => expect(bits(q.grad), `parameter ${i}`).toEqual(fused[i]));
+    });
   });
 });
