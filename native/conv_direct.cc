@@ -186,13 +186,36 @@ void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const 
   const int64_t PH = g.OH / 2, PW = g.OW / 2, P = g.OH * g.OW;
   // ReLU as PyTorch's: max(v, 0) with NaN kept
   auto act = [relu](float v) { return relu && v < 0.f ? 0.f : v; };
-  // the 2×2 window at (ph, pw) of a plane with rows `ld` apart; NaN wins, ties keep the first (max_pool_forward's rule)
+  // The 2×2 windows of a plane with rows `ld` apart. Fast path: the max of the raw
+  // values and then ReLU (the same value as the max of the ReLU'd ones; where they
+  // tie at 0 the index may differ, but the gradient there is cut by ReLU either
+  // way), as plain selects that vectorise. A plane holding NaN takes the general
+  // path: NaN wins, ties keep the first (max_pool_forward's rule).
   auto pool = [&](const float* s, int64_t ld, float* d, int32_t* ix) {
+    int nan = 0;
+    const int32_t OW32 = static_cast<int32_t>(g.OW);
+    for (int64_t ph = 0; ph < PH; ph++) {
+      const float* __restrict r0 = s + 2 * ph * ld;
+      const float* __restrict r1 = r0 + ld;
+      float* __restrict dr = d + ph * PW;
+      const int32_t base = static_cast<int32_t>(2 * ph * g.OW);
+      for (int64_t pw = 0; pw < PW; pw++) {
+        const float a = r0[2 * pw], b = r0[2 * pw + 1], c = r1[2 * pw], e = r1[2 * pw + 1];
+        nan |= (a != a) | (b != b) | (c != c) | (e != e);
+        const float m1 = b > a ? b : a, m2 = e > c ? e : c, m = m2 > m1 ? m2 : m1;
+        dr[pw] = relu && m < 0.f ? 0.f : m;
+        if (ix) {
+          const int32_t k1 = b > a, k2 = OW32 + (e > c), t = m2 > m1;
+          ix[ph * PW + pw] = base + 2 * static_cast<int32_t>(pw) + k1 + t * (k2 - k1);
+        }
+      }
+    }
+    if (!nan) return;
     for (int64_t ph = 0; ph < PH; ph++)
       for (int64_t pw = 0; pw < PW; pw++) {
         const float* r0 = s + 2 * ph * ld + 2 * pw;
         const float v[4] = {act(r0[0]), act(r0[1]), act(r0[ld]), act(r0[ld + 1])};
-        const int32_t at[4] = {0, 1, static_cast<int32_t>(g.OW), static_cast<int32_t>(g.OW) + 1};
+        const int32_t at[4] = {0, 1, OW32, OW32 + 1};
         float best = v[0];
         int32_t bi = 0;
         for (int i = 1; i < 4; i++) {
