@@ -74,7 +74,17 @@ function packageRoot(): string {
   return path.resolve(__dirname, '..');
 }
 
+/** BLASNET_CONV / BLASNET_CONV_ISA, checked before the addon reads them at load. */
+function checkConvEnv(): void {
+  const allowed: Record<string, string[]> = { BLASNET_CONV: ['auto', 'gemm', 'direct'], BLASNET_CONV_ISA: ['scalar', 'avx2', 'avx512'] };
+  for (const [k, vals] of Object.entries(allowed)) {
+    const v = process.env[k];
+    if (v !== undefined && v !== '' && !vals.includes(v)) throw new Error(`blasnet: ${k} must be ${vals.join(', ')} or unset, got '${v}'`);
+  }
+}
+
 function load(): NativeAddon {
+  checkConvEnv();
   selectKernel();
   const root = packageRoot();
   try {

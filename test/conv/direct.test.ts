@@ -9,7 +9,7 @@
 import { describe, it, expect } from 'vitest';
 import { nn, tensor, backendInfo, models, manualSeed } from '../../src';
 import { makeRng, randInt, pick, randArray, expectAllClose, numericGrad } from '../helpers';
-import { runNodeJson, openblasEnvironments } from '../helpers/child';
+import { runNode, runNodeJson, openblasEnvironments } from '../helpers/child';
 
 const F = nn.functional;
 
@@ -112,6 +112,19 @@ describe('direct convolution kernels', () => {
     expect(geos.some((g) => g.N === 1)).toBe(true);
     expect(geos.some((g) => g.groups > 1 && g.dh > 1)).toBe(true);
     expect(geos.some((g) => g.sw > 1)).toBe(true);
+  });
+
+  it('BLASNET_CONV and BLASNET_CONV_ISA: reported by backendInfo, a bad value fails the load naming it', () => {
+    for (const mode of ['auto', 'gemm', 'direct']) {
+      const info = runNodeJson<{ convMode: string }>('process.stdout.write(JSON.stringify(blasnet.backendInfo()))', { env: { ...process.env, BLASNET_CONV: mode } });
+      expect(info.convMode).toBe(mode);
+    }
+    expect(['avx512', 'avx2', 'scalar']).toContain(backendInfo().convIsa);
+    const bad = runNode('', { env: { ...process.env, BLASNET_CONV: 'fast' } });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/BLASNET_CONV must be auto, gemm, direct or unset, got 'fast'/);
+    const isa = runNode('', { env: { ...process.env, BLASNET_CONV_ISA: 'sse' } });
+    expect(isa.stderr).toMatch(/BLASNET_CONV_ISA must be scalar, avx2, avx512 or unset, got 'sse'/);
   });
 
   for (const { name, env } of openblasEnvironments()) {
