@@ -26,11 +26,19 @@ const Kernels& active() {
   return k;
 }
 
+// Floats of padded planes one sample may need (forward input, weight-gradient input and
+// output gradient, input-gradient source): past it the GEMM path's tiled workspace is the better tool.
+constexpr int64_t kMaxSampleFloats = int64_t{1} << 22;  // 16 MiB
+
 bool supported(const ConvGeom& g) {
-  // 1-D and 2-D, stride 1; planes small enough that the int64 offsets below stay tiny
-  return g.D == 1 && g.kd == 1 && g.OD == 1 && g.sd == 1 && g.pd == 0 && g.sh == 1 && g.sw == 1 && g.N >= 1 &&
-         g.OH >= 1 && g.OW >= 1 && (g.OH + (g.kh - 1) * g.dh) * (g.OW + (g.kw - 1) * g.dw) <= (1 << 22) &&
-         (g.H + (g.kh - 1) * g.dh) * (g.W + (g.kw - 1) * g.dw) <= (1 << 22);
+  // 1-D and 2-D, stride 1
+  if (!(g.D == 1 && g.kd == 1 && g.OD == 1 && g.sd == 1 && g.pd == 0 && g.sh == 1 && g.sw == 1 && g.N >= 1 &&
+        g.OH >= 1 && g.OW >= 1 && g.C <= kMaxSampleFloats && g.Cout <= kMaxSampleFloats))
+    return false;
+  const int64_t fwd = (g.OH + (g.kh - 1) * g.dh) * (g.OW + (g.kw - 1) * g.dw);  // one padded input plane
+  const int64_t bwd = (g.H + (g.kh - 1) * g.dh) * (g.W + (g.kw - 1) * g.dw);    // one padded gradient plane
+  return fwd <= kMaxSampleFloats && bwd <= kMaxSampleFloats && g.C * fwd + g.Cout * (fwd + 64) <= kMaxSampleFloats &&
+         g.Cout * bwd <= kMaxSampleFloats;
 }
 
 // The heuristic (BLASNET_CONV=auto): direct for few channels per group on
