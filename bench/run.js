@@ -278,6 +278,18 @@ if (serveCols.length) {
 console.log('\ntargets (ratio blasnet/peer, median of per-round ratios):');
 for (const t of targets)
   console.log(`  ${t.met === null ? '  n/a' : t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.value === undefined ? 'not measured' : t.value.toFixed(2) + (t.unit ?? '×')} (target ${t.cmp} ${t.target}${t.unit ?? '×'})`);
+// Each conv layer's GFLOP/s as a fraction of this machine's sgemm peak (sgemm from C, same
+// threads; else blasnet's own 2048³ matmul), and the convolution kernels blasnet ran.
+console.log('\nconv GFLOP/s as a fraction of the sgemm peak (same threads):');
+for (const t of threadCounts) {
+  const b = med[`blasnet@${t}`] ?? {}, peak = med[`c-sgemm@${t}`]?.sgemm_1024_gflops ?? b.sgemm_2048_gflops;
+  const info = get(perRound[0], `blasnet@${t}.backend`) ?? {};
+  const parts = ['lenet_conv1', 'lenet_conv2', 'resnet_64_56'].flatMap((c) => ['fwd', 'fwdbwd'].map((p) => {
+    const v = b[`conv.${c}.${p}_gflops`];
+    return v === undefined || !peak ? null : `${c} ${p} ${v.toFixed(1)} (${((100 * v) / peak).toFixed(0)}%)`;
+  })).filter(Boolean);
+  console.log(`  blasnet@${t} (peak ${peak ? peak.toFixed(1) : '?'} GFLOP/s; conv kernels ${info.convMode ?? '?'}/${info.convIsa ?? '?'}): ${parts.join(', ') || 'not measured'}`);
+}
 for (const k of keys) for (const r of perRound) if (r[k]?.error || r[k]?.skipped) notes.push(`${k}: ${r[k].error ?? r[k].skipped}`);
 for (const n of [...new Set(notes)]) console.log(`note: ${n}`);
 

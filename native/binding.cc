@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "binding_args.h"
+#include "conv_direct.h"
+#include "cpu.h"
 #include "kernels.h"
 
 namespace blasnet {
@@ -185,6 +187,8 @@ FN(BackendInfo) {
   o.Set("threads", num_threads());
   o.Set("blasThreads", openblas_get_num_threads());
   o.Set("simd", simd_level());
+  o.Set("convIsa", direct::active().name);
+  o.Set("convMode", conv_mode_name(conv_mode()));
   return o;
 } END
 
@@ -229,6 +233,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("poolTrim", PoolTrim);
   EXPORT("poolSetLimit", PoolSetLimit);
 #undef EXPORT
+  try {
+    cpu_init();  // a bad BLASNET_CONV / BLASNET_CONV_ISA is the load's Error
+  } catch (const Error& e) {
+    throw Napi::Error::New(env, e.what());
+  }
   init_tensor(env, exports);
   init_conv(env, exports);
   init_pool(env, exports);

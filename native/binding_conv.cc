@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "binding_args.h"
+#include "conv_direct.h"
 #include "kernels.h"
 
 namespace blasnet {
@@ -78,6 +79,71 @@ FN(ConvTransposeForward) {
   return y;
 } END
 
+// conv2d + bias [+ ReLU] + 2×2 stride-2 max pool (floor) in one pass:
+// returns [pooled y [N, Cout, OH/2, OW/2], indices into each conv output plane].
+FN(ConvPoolForward) {
+  Storage* x = unwrap(info[0], "input");
+  Storage* w = unwrap(info[1], "weight");
+  Storage* b = opt_storage(info, 2, "bias");
+  ConvGeom g = conv_geom(info, 3);
+  const bool relu = boolean(info, 4);
+  exact(env, x, g.N * g.C * g.in_plane(), "input");
+  exact(env, w, g.Cout * (g.C / g.groups) * g.kvol(), "weight");
+  if (b) exact(env, b, g.Cout, "bias");
+  if (g.OD != 1 || g.OH < 2 || g.OW < 2) fail(env, "convPool: the conv output must be 2-D and at least 2×2");
+  if (g.OH * g.OW > INT32_MAX) fail(env, "convPool: plane too large");
+  const int64_t on = g.N * g.Cout * (g.OH / 2) * (g.OW / 2);
+  Value y = out(env, on), idx = out(env, on);
+  direct::forward_relu_pool(g, x->data, w->data, b ? b->data : nullptr, data_of(y),
+                            reinterpret_cast<int32_t*>(data_of(idx)), relu);
+  auto r = Napi::Array::New(env, 2);
+  r.Set(0u, y);
+  r.Set(1u, idx);
+  return r;
+} END
+
+// Backward of ConvPoolForward: the pooled gradient goes to each window's max
+// (zero where ReLU cut it: y <= 0, NaN passing as relu's backward), then the conv backward.
+FN(ConvPoolBackward) {
+  Storage* x = unwrap(info[0], "input");
+  Storage* w = unwrap(info[1], "weight");
+  Storage* gy = unwrap(info[2], "grad");
+  Storage* y = unwrap(info[3], "output");
+  Storage* idx = unwrap(info[4], "indices");
+  ConvGeom g = conv_geom(info, 5);
+  const bool relu = boolean(info, 6);
+  bool nx = boolean(info, 7), nw = boolean(info, 8), nb = boolean(info, 9);
+  exact(env, x, g.N * g.C * g.in_plane(), "input");
+  exact(env, w, g.Cout * (g.C / g.groups) * g.kvol(), "weight");
+  if (g.OD != 1 || g.OH < 2 || g.OW < 2) fail(env, "convPool: the conv output must be 2-D and at least 2×2");
+  const int64_t pp = (g.OH / 2) * (g.OW / 2), P = g.OH * g.OW, planes = g.N * g.Cout;
+  exact(env, gy, planes * pp, "grad");
+  exact(env, y, planes * pp, "output");
+  exact(env, idx, planes * pp, "indices");
+  const int32_t* ip = reinterpret_cast<const int32_t*>(idx->data);
+  for (int64_t i = 0; i < planes * pp; i++)
+    if (ip[i] < 0 || ip[i] >= P) fail(env, "convPool backward: corrupt indices");
+  Scratch gz(static_cast<size_t>(planes * P));
+  std::memset(gz.p, 0, planes * P * sizeof(float));
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const float* gp = gy->data + pl * pp;
+    const float* yp = y->data + pl * pp;
+    const int32_t* ix = ip + pl * pp;
+    float* z = gz.p + pl * P;
+    for (int64_t i = 0; i < pp; i++) z[ix[i]] = relu && yp[i] <= 0.f ? 0.f : gp[i];
+  }
+  Value gx = nx ? out(env, x->numel) : env.Null();
+  Value gw = nw ? out(env, w->numel) : env.Null();
+  Value gb = nb ? out(env, g.Cout) : env.Null();
+  auto ptr = [](Value v) { return v.IsNull() ? nullptr : data_of(v); };
+  conv_backward(g, x->data, w->data, gz.p, ptr(gx), ptr(gw), ptr(gb));
+  auto r = Napi::Array::New(env, 3);
+  r.Set(0u, gx);
+  r.Set(1u, gw);
+  r.Set(2u, gb);
+  return r;
+} END
+
 }  // namespace
 
 void init_conv(Napi::Env env, Napi::Object exports) {
@@ -85,6 +151,8 @@ void init_conv(Napi::Env env, Napi::Object exports) {
   EXPORT("convForward", ConvForward);
   EXPORT("convBackward", ConvBackward);
   EXPORT("convTransposeForward", ConvTransposeForward);
+  EXPORT("convPoolForward", ConvPoolForward);
+  EXPORT("convPoolBackward", ConvPoolBackward);
 #undef EXPORT
 }
 

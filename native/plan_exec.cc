@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "kernels.h"
+#include "conv_direct.h"
 #include "plan.h"
 
 namespace blasnet {
@@ -319,6 +320,22 @@ IndexSpec index_spec(const Run& r, const Step& s, Ints& a, size_t first, int64_t
   return sp;
 }
 
+// Whether s's epilogue is [ReLU,] 2×2 stride-2 max pool (floor mode) over the conv's
+// output and the direct kernels take g: then they pool as they write.
+bool direct_pool_epilogue(const Run& r, const Step& s, const ConvGeom& g) {
+  const size_t n = s.ep.size();
+  if (n < 1 || n > 2 || s.ep.back().kind != kEpMaxPool) return false;
+  if (n == 2 && !(s.ep[0].kind == kEpAct && s.ep[0].flag == kActRelu)) return false;
+  if (!direct::chosen(g)) return false;
+  int64_t pg[16];
+  for (int i = 0; i < 16; i++) pg[i] = s.ep.back().geom[i].at(r.N);
+  // PoolGeom order: planes, D, H, W, OD, OH, OW, kd, kh, kw, sd, sh, sw, pd, ph, pw
+  const int64_t want[16] = {g.N * g.Cout, 1, g.OH, g.OW, 1, g.OH / 2, g.OW / 2, 1, 2, 2, 1, 2, 2, 0, 0, 0};
+  for (int i = 0; i < 16; i++)
+    if (pg[i] != want[i] && !(i == 10 && pg[i] >= 1)) return false;
+  return true;
+}
+
 void step(Run& r, const Step& s) {
   Ints a(s, r.N);
   switch (s.op) {
@@ -329,6 +346,11 @@ void step(Run& r, const Step& s) {
       const float* w = r.in(s, 1, mul(s, g.Cout, mul(s, g.C / g.groups, g.kvol())), "weight");
       const float* b = r.opt(s, 2, g.Cout, "bias");
       if (g.N != r.N) bad(s, "batch size disagrees with the run");
+      if (direct_pool_epilogue(r, s, g)) {  // [ReLU +] 2×2 max pool fused into the direct kernel's output
+        const int64_t pooled = mul(s, g.N, mul(s, g.Cout, (g.OH / 2) * (g.OW / 2)));
+        direct::forward_relu_pool(g, x, w, b, r.out(s, 0, pooled), nullptr, s.ep.size() == 2);
+        break;
+      }
       std::unique_ptr<Scratch> scratch;
       float* y = pre_output(r, s, out, scratch);
       conv_forward(g, x, w, b, y, false);

@@ -17,12 +17,24 @@ export interface BackendInfo {
   blasThreads: number;
   /** Best SIMD level of this CPU: `avx512`, `avx2`, `avx`, `sse4.2`, `neon`, … */
   simd: string;
+  /**
+   * The direct-convolution kernels this CPU runs: `avx512`, `avx2` (with FMA) or
+   * `scalar`, chosen at load from the CPU's features (BLASNET_CONV_ISA may lower it).
+   */
+  convIsa: 'avx512' | 'avx2' | 'scalar';
+  /**
+   * How convolutions pick their kernel (env BLASNET_CONV, read once at load):
+   * `auto` (direct kernels for few channels on small planes, im2col + sgemm for
+   * the rest), `gemm` (always im2col + sgemm) or `direct` (direct wherever it
+   * supports the geometry: 1-D/2-D, stride 1).
+   */
+  convMode: 'auto' | 'gemm' | 'direct';
 }
 
 /** Reports the BLAS library, kernel, thread count and SIMD level. */
 export function backendInfo(): BackendInfo {
   const i = native.backendInfo();
-  return { blas: i.blas, blasConfig: i.blasConfig, core: i.core, coreSource: kernelSource(), threads: i.threads, blasThreads: i.blasThreads, simd: i.simd };
+  return { blas: i.blas, blasConfig: i.blasConfig, core: i.core, coreSource: kernelSource(), threads: i.threads, blasThreads: i.blasThreads, simd: i.simd, convIsa: i.convIsa, convMode: i.convMode };
 }
 
 /**

@@ -74,7 +74,17 @@ function packageRoot(): string {
   return path.resolve(__dirname, '..');
 }
 
+/** BLASNET_CONV / BLASNET_CONV_ISA, checked before the addon reads them at load. */
+function checkConvEnv(): void {
+  const allowed: Record<string, string[]> = { BLASNET_CONV: ['auto', 'gemm', 'direct'], BLASNET_CONV_ISA: ['scalar', 'avx2', 'avx512'] };
+  for (const [k, vals] of Object.entries(allowed)) {
+    const v = process.env[k];
+    if (v !== undefined && v !== '' && !vals.includes(v)) throw new Error(`blasnet: ${k} must be ${vals.join(', ')} or unset, got '${v}'`);
+  }
+}
+
 function load(): NativeAddon {
+  checkConvEnv();
   selectKernel();
   const root = packageRoot();
   try {
@@ -139,6 +149,8 @@ export interface NativeAddon {
   convBackward(x: Handle, w: Handle, gy: Handle, geom: number[], nx: boolean, nw: boolean, nb: boolean): [Handle | null, Handle | null, Handle | null];
   /** The input gradient of the convolution `geom` describes, with x as its output gradient. */
   convTransposeForward(x: Handle, w: Handle, geom: number[]): Handle;
+  convPoolForward(x: Handle, w: Handle, b: Handle | null, geom: number[], relu: boolean): [Handle, Handle];
+  convPoolBackward(x: Handle, w: Handle, gy: Handle, y: Handle, idx: Handle, geom: number[], relu: boolean, nx: boolean, nw: boolean, nb: boolean): [Handle | null, Handle | null, Handle | null];
   /** geom: 16 entries, or 19 with the dilation [dd, dh, dw]. */
   maxPoolForward(x: Handle, geom: number[]): [Handle, Handle];
   maxPoolBackward(gy: Handle, idx: Handle, geom: number[]): Handle;
@@ -175,7 +187,7 @@ export interface NativeAddon {
   planDispose(plan: PlanHandle): void;
   planRun(plan: PlanHandle, x: Handle | Float32Array, N: number): Handle;
   planSubmit(plan: PlanHandle, x: Handle | Float32Array, N: number): Promise<Handle>;
-  backendInfo(): { blas: string; blasConfig: string; core: string; threads: number; blasThreads: number; simd: string };
+  backendInfo(): { blas: string; blasConfig: string; core: string; threads: number; blasThreads: number; simd: string; convIsa: 'avx512' | 'avx2' | 'scalar'; convMode: 'auto' | 'gemm' | 'direct' };
   setNumThreads(n: number): void;
   getNumThreads(): number;
   memoryInfo(): { liveBytes: number; cachedBytes: number };

@@ -3,7 +3,7 @@ import { Tensor, assertTensor } from '../tensor';
 import * as ew from '../ops/elementwise';
 import * as red from '../ops/reduce';
 
-export { conv1d, conv2d, conv3d, convOutputShape, type ConvOptions, type Padding } from '../ops/conv';
+export { conv1d, conv2d, conv3d, convOutputShape, conv2dReluMaxPool2d, type ConvOptions, type ConvReluPoolOptions, type Padding } from '../ops/conv';
 export {
   maxPool1d, maxPool2d, maxPool3d, avgPool1d, avgPool2d, avgPool3d,
   adaptiveAvgPool1d, adaptiveAvgPool2d, adaptiveAvgPool3d, adaptiveMaxPool1d, adaptiveMaxPool2d, adaptiveMaxPool3d,

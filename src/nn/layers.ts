@@ -8,10 +8,12 @@ import { Tensor, empty, zeros, ones, describe, assertTensor } from '../tensor';
 import { Module, Parameter } from './module';
 import * as init from './init';
 import * as F from './functional';
+import { isGradEnabled } from '../autograd';
 import type { ConvOptions, Padding } from '../ops/conv';
 import { boolArg, intTuple, numberArg } from '../ops/args';
 import { layerArgs, intArg, dimArg } from './args';
 import { padForConv, PADDING_MODES, type PaddingMode } from '../ops/pad';
+import { MaxPool2d } from './pooling';
 
 function checkInt(layer: string, name: string, v: unknown, min = 1): number {
   return intArg(layer, name, v, min);
@@ -31,7 +33,18 @@ export class SequentialModule extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = x;
-    for (let i = 0; i < this.length; i++) y = this[i].forward(y);
+    for (let i = 0; i < this.length; i++) {
+      // Conv2d → ReLU → MaxPool2d(2) trains as one fused op (same values and
+      // gradients; see F.conv2dReluMaxPool2d). Without gradients (inference,
+      // and the plan compiler's trace, which fuses them itself) each runs alone.
+      if (isGradEnabled() && i + 2 < this.length && fusesConvReluPool(y, this[i], this[i + 1], this[i + 2])) {
+        const c = this[i] as Conv2d;
+        y = F.conv2dReluMaxPool2d(y, c.weight, c.bias, { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+        i += 2;
+        continue;
+      }
+      y = this[i].forward(y);
+    }
     return y;
   }
   [Symbol.iterator](): Iterator<Module> {
@@ -55,6 +68,25 @@ export const Sequential = SequentialModule as unknown as {
   new (...layers: Module[]): Sequential;
   readonly prototype: SequentialModule;
 };
+
+const is2 = (v: unknown) => v === 2 || (Array.isArray(v) && v.length === 2 && v[0] === 2 && v[1] === 2);
+const is0 = (v: unknown) => v === undefined || v === 0 || (Array.isArray(v) && v.length === 2 && v[0] === 0 && v[1] === 0);
+// Exactly these classes (a subclass may override forward), a 2×2 stride-2 floor pool, and a conv whose output is at least 2×2.
+function fusesConvReluPool(x: Tensor, a: Module, b: Module, c: Module): boolean {
+  if (a.constructor !== Conv2d || b.constructor !== ReLU || c.constructor !== MaxPool2d) return false;
+  const o = (c as MaxPool2d).options as unknown as Record<string, unknown>;
+  if (Object.keys(o).some((k) => !['kernelSize', 'stride', 'padding', 'ceilMode'].includes(k))) return false;
+  if (!is2(o.kernelSize) || !(o.stride === undefined || o.stride === null || is2(o.stride)) || !is0(o.padding) || o.ceilMode) return false;
+  if (!(x instanceof Tensor) || x.ndim !== 4) return false;
+  const conv = a as Conv2d;
+  if (conv.paddingMode !== 'zeros') return false;
+  try {
+    const s = F.convOutputShape(x.shape, conv.weight.shape, { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups });
+    return s[2] >= 2 && s[3] >= 2;
+  } catch {
+    return false;  // the unfused ops say what is wrong
+  }
+}
 
 /** Options of {@link Linear}. */
 export interface LinearOptions {

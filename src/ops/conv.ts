@@ -166,3 +166,46 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts?: C
 export function conv3d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts?: ConvOptions): Tensor {
   return convNd(3, x, weight, bias, opts);
 }
+
+/** Options of {@link conv2dReluMaxPool2d}: conv2d's, plus whether ReLU runs between conv and pool. */
+export interface ConvReluPoolOptions extends ConvOptions {
+  /** Apply ReLU between the convolution and the pool (default true). */
+  relu?: boolean;
+}
+
+/**
+ * `maxPool2d(relu(conv2d(x, weight, bias, opts)), 2)` as one op: the conv's
+ * output (its direct kernels' register blocks, for small channel counts) goes
+ * through bias, ReLU and the 2×2 stride-2 max pool (floor mode) before it is
+ * written, so the full-size conv output and the ReLU output are never stored;
+ * backward routes the gradient to each window's max (zero where ReLU cut it)
+ * and runs the conv backward. Values, gradients and NaN behaviour are those of
+ * the three ops in sequence (relu(NaN) = NaN; the pool picks NaN). `relu: false`
+ * drops the ReLU. nn.Sequential runs Conv2d → ReLU → MaxPool2d(2) through it
+ * when gradients are on.
+ */
+export function conv2dReluMaxPool2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvReluPoolOptions = {}): Tensor {
+  const op = 'conv2dReluMaxPool2d';
+  const o = checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups', 'relu']);
+  const relu = o.relu ?? true;
+  if (typeof relu !== 'boolean') throw new TypeError(`${op}: relu must be a boolean, got ${describe(relu)}`);
+  const { relu: _r, ...convOpts } = o;
+  const { geom, outShape } = convGeometry(2, x, weight, bias, convOpts);
+  const [N, Cout, OH, OW] = outShape;
+  if (OH < 2 || OW < 2) throw new Error(`${op}: the conv output [${outShape.join(',')}] is smaller than the 2×2 pool window`);
+  const [h, idx] = native.convPoolForward(x._h(op), weight._h(op), bias ? bias._h(op) : null, geom, relu);
+  const b = bias ?? null;
+  let out: Tensor;
+  out = fromOp(
+    h,
+    [N, Cout, Math.floor(OH / 2), Math.floor(OW / 2)],
+    'Conv2dReluMaxPool2dBackward',
+    b ? [x, weight, b] : [x, weight],
+    (g) => {
+      const [gx, gw, gb] = native.convPoolBackward(x._h(op), weight._h(op), g._h(op), out._h(op), idx, geom, relu, x.requiresGrad, weight.requiresGrad, !!b?.requiresGrad);
+      return [gx && Tensor._wrap(gx, x.shape), gw && Tensor._wrap(gw, weight.shape), gb && Tensor._wrap(gb, [Cout])];
+    },
+    () => native.free(idx),
+  );
+  return out;
+}

@@ -85,6 +85,7 @@ const ROWS: Row[] = [
   ['nn.functional.conv1d', (o) => F.conv1d(randn([1, 1, 5]), randn([1, 1, 3]), null, o), null],
   ['nn.functional.conv2d', (o) => F.conv2d(x4(), randn([1, 3, 3, 3]), null, o), null],
   ['nn.functional.conv3d', (o) => F.conv3d(randn([1, 1, 3, 3, 3]), randn([1, 1, 2, 2, 2]), null, o), null],
+  ['nn.functional.conv2dReluMaxPool2d', (o) => F.conv2dReluMaxPool2d(x4(), randn([2, 3, 3, 3]), null, o), null],
   ['nn.functional.convOutputShape', (o) => F.convOutputShape([1, 3, 8, 8], [1, 3, 3, 3], o), null],
   ['nn.functional.batchNorm', (o) => F.batchNorm(x4(), o), ['running_mean', 'runningMean']],
   ['nn.functional.crossEntropy', (o) => F.crossEntropy(randn([2, 3]), [0, 1], o), ['label_smoothing', 'labelSmoothing']],

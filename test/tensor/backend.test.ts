@@ -51,8 +51,9 @@ describe('backendInfo() in this process', () => {
     }
   });
 
-  it.runIf(IS_X64_LINUX && FLAGS.has('avx512f'))('on an AVX-512 CPU the kernel is not the generic Prescott one', () => {
-    expect(backendInfo().core).not.toBe('Prescott');
+  it('on a CPU with AVX2 or AVX-512 the kernel is not the generic Prescott one', () => {
+    if (IS_X64_LINUX && (FLAGS.has('avx512f') || FLAGS.has('avx2'))) expect(backendInfo().core).not.toBe('Prescott');
+    else expect(typeof backendInfo().core).toBe('string');
   });
 
   it('simd names the best vector ISA the CPU has (avx512 with F/BW/DQ/VL, avx2 with AVX2+FMA)', () => {
@@ -214,11 +215,17 @@ describe.skipIf(!HAS_DIST || !IS_X64_LINUX)('kernel choice in a fresh process (c
   const unset = openblasEnvironments()[0].env;
   const info = (env: NodeJS.ProcessEnv) => runNodeJson<ReturnType<typeof backendInfo>>('process.stdout.write(JSON.stringify(blasnet.backendInfo()))', { env, timeout: 60_000 });
 
-  it.runIf(HAS_AVX512)('on an AVX-512 CPU the chosen core is SkylakeX', () => {
+  it('without OPENBLAS_CORETYPE blasnet chooses the core from the CPU (SkylakeX on AVX-512, Haswell on AVX2+FMA)', () => {
     const i = info(unset);
-    expect(i.core).toBe('SkylakeX');
     expect(i.coreSource).toBe('blasnet');
-    expect(i.simd).toBe('avx512');
+    expect(i.core).toBe(chooseCore(FLAGS));
+    if (HAS_AVX512) {
+      expect(i.core).toBe('SkylakeX');
+      expect(i.simd).toBe('avx512');
+    } else if (FLAGS.has('avx2') && FLAGS.has('fma')) {
+      expect(i.core).toBe('Haswell');
+      expect(i.simd).toBe('avx2');
+    }
   });
 
   it("the user's OPENBLAS_CORETYPE wins (Sandybridge)", () => {

@@ -1,0 +1,368 @@
+// The direct-convolution driver (see conv_direct.h for the method): which
+// geometries go direct, the padded "wide" planes, weight packing, threads, and
+// the epilogues (bias, ReLU, 2×2 max pool). The inner loops are the ISA kernels'.
+//
+// Threads: the forward and grad-input split samples over the pool; grad-weight
+// splits (group, output-channel block, input channel, kernel row) tasks, each of
+// which sums over the whole batch in a fixed order. Every output element is
+// computed by the same instructions in the same order whatever the thread
+// count, so results are bitwise independent of it.
+#include "conv_direct.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu.h"
+
+namespace blasnet {
+namespace direct {
+
+const Kernels& active() {
+  static const Kernels& k = cpu_isa() == Isa::kAvx512 ? avx512_kernels()
+                            : cpu_isa() == Isa::kAvx2 ? avx2_kernels()
+                                                      : scalar_kernels();
+  return k;
+}
+
+// Floats of padded planes one sample may need (forward input, weight-gradient input and
+// output gradient, input-gradient source): past it the GEMM path's tiled workspace is the better tool.
+constexpr int64_t kMaxSampleFloats = int64_t{1} << 22;  // 16 MiB
+
+bool supported(const ConvGeom& g) {
+  // 1-D and 2-D, stride 1
+  if (!(g.D == 1 && g.kd == 1 && g.OD == 1 && g.sd == 1 && g.pd == 0 && g.sh == 1 && g.sw == 1 && g.N >= 1 &&
+        g.OH >= 1 && g.OW >= 1 && g.C <= kMaxSampleFloats && g.Cout <= kMaxSampleFloats))
+    return false;
+  const int64_t fwd = (g.OH + (g.kh - 1) * g.dh) * (g.OW + (g.kw - 1) * g.dw);  // one padded input plane
+  const int64_t bwd = (g.H + (g.kh - 1) * g.dh) * (g.W + (g.kw - 1) * g.dw);    // one padded gradient plane
+  return fwd <= kMaxSampleFloats && bwd <= kMaxSampleFloats && g.C * fwd + g.Cout * (fwd + 64) <= kMaxSampleFloats &&
+         g.Cout * bwd <= kMaxSampleFloats;
+}
+
+// The heuristic (BLASNET_CONV=auto): direct for few channels per group on
+// small planes (LeNet's 1→6 and 6→16 5×5 layers), where im2col and GEMM
+// packing move more memory than the GEMM computes; GEMM for the rest, whose
+// K = C/groups·kh·kw is large enough for sgemm's micro-kernel.
+bool chosen(const ConvGeom& g) {
+  const ConvMode m = conv_mode();
+  if (m == ConvMode::kGemm || !supported(g)) return false;
+  if (m == ConvMode::kDirect) return true;
+  const int64_t Cg = g.C / g.groups, Mg = g.Cout / g.groups;
+  return !g.pointwise() && Cg <= 16 && Mg <= 32 && g.OH * g.OW <= 64 * 64 && Cg * g.kvol() <= 512;
+}
+
+namespace {
+
+inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+// A stride-1 correlation of src planes [N, G*Cg, Hs, Ws] into dst planes
+// [N, G*Mo, Ho, Wo] through padded planes [Rows, Wp] (src row r - pt, column
+// c - pl; zero outside).
+struct Corr {
+  int64_t N, G, Cg, Mo, Hs, Ws, Ho, Wo, kh, kw, dh, dw, pt, pl;
+  int64_t Rows, Wp, plane, Lw, taps;
+  std::vector<int64_t> off;
+  int64_t cm;  // output channels per register block
+  Corr(int64_t N_, int64_t G_, int64_t Cg_, int64_t Mo_, int64_t Hs_, int64_t Ws_, int64_t Ho_, int64_t Wo_,
+       int64_t kh_, int64_t kw_, int64_t dh_, int64_t dw_, int64_t pt_, int64_t pl_, int V, int acc)
+      : N(N_), G(G_), Cg(Cg_), Mo(Mo_), Hs(Hs_), Ws(Ws_), Ho(Ho_), Wo(Wo_), kh(kh_), kw(kw_), dh(dh_), dw(dw_),
+        pt(pt_), pl(pl_) {
+    Rows = Ho + (kh - 1) * dh;
+    Wp = Wo + (kw - 1) * dw;
+    plane = Rows * Wp;
+    Lw = round_up(Ho * Wp, V);
+    taps = kh * kw;
+    off.resize(taps);
+    for (int64_t ky = 0; ky < kh; ky++)
+      for (int64_t kx = 0; kx < kw; kx++) off[ky * kw + kx] = ky * dh * Wp + kx * dw;
+    const int64_t cmax = std::max(1, std::min(8, acc / 2));
+    const int64_t nb = (Mo + cmax - 1) / cmax;
+    cm = (Mo + nb - 1) / nb;
+  }
+  // floats of one sample's padded planes, with the slack the last vectors read past the end
+  int64_t padded() const { return G * Cg * plane + Wp + 64; }
+};
+
+// dst [Rows, Wp] = src [Hs, Ws] shifted by (pt, pl), zero outside. Returns false when src holds a non-finite value.
+bool pad_plane(const Corr& c, const float* src, float* dst) {
+  float bad = 0.f;
+  for (int64_t r = 0; r < c.Rows; r++) {
+    float* d = dst + r * c.Wp;
+    const int64_t sr = r - c.pt;
+    if (sr < 0 || sr >= c.Hs) {
+      std::memset(d, 0, c.Wp * sizeof(float));
+      continue;
+    }
+    const float* s = src + sr * c.Ws;
+    const int64_t lo = std::clamp<int64_t>(c.pl, 0, c.Wp), hi = std::clamp<int64_t>(c.Ws + c.pl, lo, c.Wp);
+    for (int64_t j = 0; j < lo; j++) d[j] = 0.f;
+    for (int64_t j = lo; j < hi; j++) {
+      d[j] = s[j - c.pl];
+      bad += d[j] * 0.f;  // NaN for inf or NaN, else 0
+    }
+    for (int64_t j = hi; j < c.Wp; j++) d[j] = 0.f;
+  }
+  return bad == 0.f;
+}
+
+// Pads every channel of one sample (src: [G*Cg, Hs, Ws]) into xp (c.padded() floats).
+bool pad_sample(const Corr& c, const float* src, float* xp) {
+  bool finite = true;
+  for (int64_t ch = 0; ch < c.G * c.Cg; ch++) finite &= pad_plane(c, src + ch * c.Hs * c.Ws, xp + ch * c.plane);
+  std::memset(xp + c.G * c.Cg * c.plane, 0, (c.padded() - c.G * c.Cg * c.plane) * sizeof(float));
+  return finite;
+}
+
+// The weight of the correlation, by output block: for group gi, block [co0, co0+cob):
+// packed[(gi*Mo + co0)*Cg*taps + (ci*taps + t)*cob + c] = wt(gi, co0 + c, ci, t).
+template <typename F>
+std::vector<float> pack(const Corr& c, F&& wt) {
+  std::vector<float> p(static_cast<size_t>(c.G * c.Mo * c.Cg * c.taps));
+  for (int64_t gi = 0; gi < c.G; gi++)
+    for (int64_t co0 = 0; co0 < c.Mo; co0 += c.cm) {
+      const int64_t cob = std::min(c.cm, c.Mo - co0);
+      float* b = p.data() + (gi * c.Mo + co0) * c.Cg * c.taps;
+      for (int64_t ci = 0; ci < c.Cg; ci++)
+        for (int64_t t = 0; t < c.taps; t++)
+          for (int64_t k = 0; k < cob; k++) b[(ci * c.taps + t) * cob + k] = wt(gi, co0 + k, ci, t);
+    }
+  return p;
+}
+
+// Runs the correlation; for each sample n and output channel o (of G*Mo) calls
+// epi(n, o, yw) with the wide plane yw [Ho rows of Wp] (valid columns < Wo).
+template <typename Epi>
+void correlate(const Corr& c, const float* src, const std::vector<float>& wp, const float* bias, Epi&& epi) {
+  const Kernels& k = active();
+  auto run = [&](int64_t n0, int64_t n1) {
+    Scratch xp(static_cast<size_t>(c.padded()));
+    Scratch yw(static_cast<size_t>(c.cm * c.Lw));
+    for (int64_t n = n0; n < n1; n++) {
+      pad_sample(c, src + n * c.G * c.Cg * c.Hs * c.Ws, xp.p);
+      for (int64_t gi = 0; gi < c.G; gi++)
+        for (int64_t co0 = 0; co0 < c.Mo; co0 += c.cm) {
+          const int64_t cob = std::min(c.cm, c.Mo - co0);
+          k.forward(xp.p + gi * c.Cg * c.plane, c.plane, c.Cg, c.off.data(), c.taps,
+                    wp.data() + (gi * c.Mo + co0) * c.Cg * c.taps, cob, bias ? bias + gi * c.Mo + co0 : nullptr,
+                    yw.p, c.Lw);
+          for (int64_t j = 0; j < cob; j++) epi(n, gi * c.Mo + co0 + j, yw.p + j * c.Lw);
+        }
+    }
+  };
+  if (c.N >= 2 && num_threads() > 1)
+    parallel_for(c.N, 1, run);
+  else
+    run(0, c.N);
+}
+
+Corr forward_corr(const ConvGeom& g) {
+  const Kernels& k = active();
+  return Corr(g.N, g.groups, g.C / g.groups, g.Cout / g.groups, g.H, g.W, g.OH, g.OW, g.kh, g.kw, g.dh, g.dw, g.ph,
+              g.pw, k.V, k.acc);
+}
+
+std::vector<float> pack_forward(const Corr& c, const float* w) {
+  // w: [G*Mo, Cg, kh, kw]
+  return pack(c, [&](int64_t gi, int64_t co, int64_t ci, int64_t t) { return w[((gi * c.Mo + co) * c.Cg + ci) * c.taps + t]; });
+}
+
+}  // namespace
+
+bool forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu) {
+  if (!chosen(g)) return false;
+  const Corr c = forward_corr(g);
+  const std::vector<float> wp = pack_forward(c, w);
+  const int64_t P = g.OH * g.OW;
+  correlate(c, x, wp, bias, [&](int64_t n, int64_t o, const float* yw) {
+    float* d = y + (n * g.Cout + o) * P;
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      const float* s = yw + oh * c.Wp;
+      float* dr = d + oh * g.OW;
+      if (relu)  // as conv.cc's GEMM path (the plans' fused ReLU)
+        for (int64_t ow = 0; ow < g.OW; ow++) dr[ow] = s[ow] > 0.f ? s[ow] : 0.f;
+      else
+        std::memcpy(dr, s, g.OW * sizeof(float));
+    }
+  });
+  return true;
+}
+
+void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, int32_t* idx,
+                       bool relu) {
+  const int64_t PH = g.OH / 2, PW = g.OW / 2, P = g.OH * g.OW;
+  // ReLU as PyTorch's: max(v, 0) with NaN kept
+  auto act = [relu](float v) { return relu && v < 0.f ? 0.f : v; };
+  // The 2×2 windows of a plane with rows `ld` apart. Fast path: the max of the raw
+  // values and then ReLU (the same value as the max of the ReLU'd ones; where they
+  // tie at 0 the index may differ, but the gradient there is cut by ReLU either
+  // way), as plain selects that vectorise. A plane holding NaN takes the general
+  // path: the last NaN wins, ties keep the first (max_pool_forward's rule).
+  auto pool = [&](const float* s, int64_t ld, float* d, int32_t* ix) {
+    int nan = 0;
+    const int32_t OW32 = static_cast<int32_t>(g.OW);
+    for (int64_t ph = 0; ph < PH; ph++) {
+      const float* __restrict r0 = s + 2 * ph * ld;
+      const float* __restrict r1 = r0 + ld;
+      float* __restrict dr = d + ph * PW;
+      const int32_t base = static_cast<int32_t>(2 * ph * g.OW);
+      for (int64_t pw = 0; pw < PW; pw++) {
+        const float a = r0[2 * pw], b = r0[2 * pw + 1], c = r1[2 * pw], e = r1[2 * pw + 1];
+        nan |= (a != a) | (b != b) | (c != c) | (e != e);
+        const float m1 = b > a ? b : a, m2 = e > c ? e : c, m = m2 > m1 ? m2 : m1;
+        dr[pw] = relu && m < 0.f ? 0.f : m;
+        if (ix) {
+          const int32_t k1 = b > a, k2 = OW32 + (e > c), t = m2 > m1;
+          ix[ph * PW + pw] = base + 2 * static_cast<int32_t>(pw) + k1 + t * (k2 - k1);
+        }
+      }
+    }
+    if (!nan) return;
+    for (int64_t ph = 0; ph < PH; ph++)
+      for (int64_t pw = 0; pw < PW; pw++) {
+        const float* r0 = s + 2 * ph * ld + 2 * pw;
+        const float v[4] = {act(r0[0]), act(r0[1]), act(r0[ld]), act(r0[ld + 1])};
+        const int32_t at[4] = {0, 1, OW32, OW32 + 1};
+        float best = v[0];
+        int32_t bi = 0;
+        for (int i = 1; i < 4; i++) {
+          const bool t = (v[i] > best) | (v[i] != v[i]);  // the last NaN wins, as max_pool_forward
+          best = t ? v[i] : best;
+          bi = t ? at[i] : bi;
+        }
+        d[ph * PW + pw] = best;
+        if (ix) ix[ph * PW + pw] = static_cast<int32_t>(2 * ph * g.OW + 2 * pw) + bi;
+      }
+  };
+  if (chosen(g)) {
+    const Corr c = forward_corr(g);
+    const std::vector<float> wp = pack_forward(c, w);
+    correlate(c, x, wp, bias, [&](int64_t n, int64_t o, const float* yw) {
+      const int64_t at = (n * g.Cout + o) * PH * PW;
+      pool(yw, c.Wp, y + at, idx ? idx + at : nullptr);
+    });
+    return;
+  }
+  std::vector<float> full(static_cast<size_t>(g.N * g.Cout * P));
+  conv_forward(g, x, w, bias, full.data(), false);
+  for (int64_t pl = 0; pl < g.N * g.Cout; pl++)
+    pool(full.data() + pl * P, g.OW, y + pl * PH * PW, idx ? idx + pl * PH * PW : nullptr);
+}
+
+bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float*& gx_, float*& gw_,
+              float*& gb_) {
+  if (!chosen(g)) return false;
+  // auto: the input gradient goes direct only for few output channels (a short reduction
+  // Cout/groups·kh·kw); LeNet's 6→16 layer measured 1.5× slower direct than GEMM + col2im.
+  const bool gx_direct = conv_mode() == ConvMode::kDirect || (g.Cout / g.groups) * g.kvol() <= 256;
+  float* gx = gx_direct ? gx_ : nullptr;
+  float* gw = gw_;
+  float* const gb = gb_;
+  const Kernels& k = active();
+  const int64_t G = g.groups, Cg = g.C / G, Mg = g.Cout / G, P = g.OH * g.OW;
+  const Corr fc = forward_corr(g);
+  if (gw) {
+    // A non-finite input would meet the zeros of the thrown-away columns (0·inf = NaN
+    // where the true sum has no such term): such batches take the GEMM path.
+    for (int64_t pl = 0; pl < g.N * g.C; pl++) {
+      const float* s = x + pl * g.H * g.W;
+      float bad = 0.f;
+      for (int64_t i = 0; i < g.H * g.W; i++) bad += s[i] * 0.f;
+      if (bad != 0.f) {
+        gw = nullptr;
+        break;
+      }
+    }
+  }
+  if (gb) {  // as conv.cc's
+    for (int64_t c = 0; c < g.Cout; c++) {
+      double acc = 0.0;
+      for (int64_t n = 0; n < g.N; n++) {
+        const float* p = gy + (n * g.Cout + c) * P;
+        float s = 0.f;
+        for (int64_t i = 0; i < P; i++) s += p[i];
+        acc += s;
+      }
+      gb[c] = static_cast<float>(acc);
+    }
+  }
+  if (gx) {
+    // gx = the stride-1 correlation of gy padded by (k-1)·d - p with the flipped weight, transposed per group
+    const Corr c(g.N, G, Mg, Cg, g.OH, g.OW, g.H, g.W, g.kh, g.kw, g.dh, g.dw, (g.kh - 1) * g.dh - g.ph,
+                 (g.kw - 1) * g.dw - g.pw, k.V, k.acc);
+    const std::vector<float> wp = pack(c, [&](int64_t gi, int64_t ci, int64_t co, int64_t t) {
+      const int64_t ky = g.kh - 1 - t / g.kw, kx = g.kw - 1 - t % g.kw;
+      return w[((gi * Mg + co) * Cg + ci) * c.taps + ky * g.kw + kx];
+    });
+    const int64_t HW = g.H * g.W;
+    correlate(c, gy, wp, nullptr, [&](int64_t n, int64_t o, const float* yw) {
+      float* d = gx + (n * g.C + o) * HW;
+      for (int64_t r = 0; r < g.H; r++) std::memcpy(d + r * g.W, yw + r * c.Wp, g.W * sizeof(float));
+    });
+  }
+  if (gw) {
+    // gw[co, ci, ky, kx] = sum over n, q of gyw[n, co, q] · xpad[n, ci, q + ky·dh·Wp + kx·dw]
+    const Corr& c = fc;
+    const int64_t xs = c.padded(), gs = g.Cout * c.Lw;
+    const int64_t per = xs + gs;
+    const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 17) / per, 1, g.N);  // ~512 KB of planes
+    const int64_t wc = std::max(1, std::min(4, k.acc / static_cast<int>(std::min<int64_t>(g.kw, 8))));
+    const int64_t nb = (Mg + wc - 1) / wc, cob0 = (Mg + nb - 1) / nb;
+    const int64_t tasks = G * nb * Cg * g.kh;
+    std::memset(gw, 0, g.Cout * Cg * g.kvol() * sizeof(float));
+    Scratch buf(static_cast<size_t>(chunk * per));
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+      const int64_t ns = std::min(chunk, g.N - n0);
+      auto prep = [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; s++) {
+          pad_sample(c, x + (n0 + s) * g.C * g.H * g.W, buf.p + s * xs);
+          float* gyw = buf.p + chunk * xs + s * gs;
+          for (int64_t co = 0; co < g.Cout; co++) {
+            float* d = gyw + co * c.Lw;
+            const float* src = gy + ((n0 + s) * g.Cout + co) * P;
+            for (int64_t oh = 0; oh < g.OH; oh++) {
+              std::memcpy(d + oh * c.Wp, src + oh * g.OW, g.OW * sizeof(float));
+              for (int64_t j = g.OW; j < c.Wp; j++) d[oh * c.Wp + j] = 0.f;
+            }
+            for (int64_t q = g.OH * c.Wp; q < c.Lw; q++) d[q] = 0.f;
+          }
+        }
+      };
+      auto work = [&](int64_t t0, int64_t t1) {
+        std::vector<float> acc(static_cast<size_t>(4 * g.kw));
+        for (int64_t t = t0; t < t1; t++) {
+          int64_t r = t;
+          const int64_t ky = r % g.kh;
+          r /= g.kh;
+          const int64_t ci = r % Cg;
+          r /= Cg;
+          const int64_t b = r % nb, gi = r / nb;
+          const int64_t co0 = b * cob0, cob = std::min(cob0, Mg - co0);
+          if (cob <= 0) continue;
+          std::fill(acc.begin(), acc.end(), 0.f);
+          k.wgrad(buf.p + chunk * xs + (gi * Mg + co0) * c.Lw, c.Lw, gs, cob,
+                  buf.p + (gi * Cg + ci) * c.plane + ky * g.dh * c.Wp, xs, g.dw, g.kw, c.Lw, ns, acc.data());
+          for (int64_t j = 0; j < cob; j++)
+            for (int64_t kx = 0; kx < g.kw; kx++)
+              gw[(((gi * Mg + co0 + j) * Cg + ci) * g.kh + ky) * g.kw + kx] += acc[j * g.kw + kx];
+        }
+      };
+      if (num_threads() > 1) {
+        parallel_for(ns, 1, prep);
+        parallel_for(tasks, 1, work);
+      } else {
+        prep(0, ns);
+        work(0, tasks);
+      }
+    }
+  }
+  // what was done here is done; the GEMM path does the rest
+  if (gx) gx_ = nullptr;
+  if (gw) gw_ = nullptr;
+  gb_ = nullptr;
+  return !gx_ && !gw_;
+}
+
+}  // namespace direct
+}  // namespace blasnet
