@@ -54,7 +54,7 @@ export class DistributedSampler implements Sampler {
 
   constructor(dataset: { length: number } | number, opts: DistributedSamplerOptions = {}) {
     checkOptions('DistributedSampler', opts, KEYS);
-    const n = typeof dataset === 'number' ? dataset : dataset?.length;
+    const n = typeof dataset === 'number' ? dataset : dataset !== null && typeof dataset === 'object' ? dataset.length : undefined;
     if (!Number.isInteger(n) || (n as number) < 0) throw new TypeError(`DistributedSampler: expected a dataset (with a length) or a sample count, got ${describe(dataset)}`);
     if ((opts.numReplicas === undefined || opts.rank === undefined) && !state.initialized)
       throw new Error('DistributedSampler: pass numReplicas and rank, or call distributed.init() first');
@@ -72,7 +72,7 @@ export class DistributedSampler implements Sampler {
     this.seed = seed;
     this.dropLast = opts.dropLast ?? false;
     this.datasetLength = n as number;
-    this.numSamples = this.dropLast && this.datasetLength % K !== 0 ? Math.ceil((this.datasetLength - K) / K) : Math.ceil(this.datasetLength / K);
+    this.numSamples = this.dropLast && this.datasetLength % K !== 0 ? Math.max(0, Math.ceil((this.datasetLength - K) / K)) : Math.ceil(this.datasetLength / K);
     this.totalSize = this.numSamples * K;
   }
 
