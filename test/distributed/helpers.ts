@@ -22,11 +22,21 @@ export interface MpiRun {
  * than cores, shared memory + loopback TCP only, one thread of blasnet per rank.
  */
 export function mpirun(np: number, args: string[], opts: { timeout?: number; env?: NodeJS.ProcessEnv } = {}): MpiRun {
+  return mpirunApps(Array.from({ length: 1 }, () => args), opts, np);
+}
+
+/**
+ * One rank per argument list (MPMD: `mpirun -np 1 node A : -np 1 node B`), so
+ * ranks can be given different arguments; or `np` ranks of the one list.
+ */
+export function mpirunApps(apps: string[][], opts: { timeout?: number; env?: NodeJS.ProcessEnv } = {}, np = 1): MpiRun {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-mpi-'));
   const mpiArgs = ['--allow-run-as-root', '--oversubscribe', '--mca', 'btl', 'self,vader,tcp', '--mca', 'btl_tcp_if_include', 'lo',
-    '-x', 'BLASNET_NUM_THREADS=1', '-x', `WORKER_OUT=${dir}`, '-np', String(np), process.execPath, ...args];
+    '-x', 'BLASNET_NUM_THREADS=1', '-x', `WORKER_OUT=${dir}`, ...apps.flatMap((a, i) => [...(i ? [':'] : []), '-np', String(np), process.execPath, ...a])];
   const env: NodeJS.ProcessEnv = { ...process.env, BLASNET_NUM_THREADS: '1', WORKER_OUT: dir, ...opts.env };
   delete env.NODE_OPTIONS;
+  delete env.FORCE_COLOR;
+  env.NO_COLOR = '1';
   const r = spawnSync('mpirun', mpiArgs, { cwd: ROOT, env, encoding: 'utf8', timeout: opts.timeout ?? 60_000, maxBuffer: 64 << 20 });
   const stdout = r.stdout ?? '';
   const ranks: Record<string, any>[] = [];
@@ -35,7 +45,7 @@ export function mpirun(np: number, args: string[], opts: { timeout?: number; env
   }
   fs.rmSync(dir, { recursive: true, force: true });
   ranks.sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
-  return { status: r.status, signal: r.signal, stdout, stderr: r.stderr ?? '', ranks, cmd: `mpirun -np ${np} node ${args.join(' ')}` };
+  return { status: r.status, signal: r.signal, stdout, stderr: r.stderr ?? '', ranks, cmd: `mpirun ${apps.map((a) => `-np ${np} node ${a.join(' ')}`).join(' : ')}` };
 }
 
 export function describeMpi(r: MpiRun): string {
