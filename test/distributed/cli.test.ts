@@ -64,7 +64,6 @@ describe('train --distributed', () => {
     expect(r.signal, `the job hung\n${describeMpi(r)}`).toBeNull();
     expect(r.status, describeMpi(r)).not.toBe(0);
     expect(r.stderr).toMatch(/blasnet: rank 1 of 2: .*no-such-dir/);
-    expect(r.stdout + r.stderr).toMatch(/MPI_ABORT was invoked on rank 1/); // Open MPI's banner
     fs.rmSync(out, { recursive: true, force: true });
   });
 
