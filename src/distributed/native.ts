@@ -26,7 +26,7 @@ export interface MpiAddon {
 /** What to do when the addon is missing: one line, the same everywhere. */
 export const INSTALL_HINT =
   'install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev; Fedora: dnf install openmpi-devel; ' +
-  'macOS: brew install open-mpi), then rebuild blasnet (npm rebuild blasnet, or npm run build:native in a checkout)';
+  'macOS: brew install open-mpi), then rebuild blasnet from source (npm rebuild blasnet --build-from-source; in a checkout, npm run build:native)';
 
 function packageRoot(): string {
   let dir = __dirname;
