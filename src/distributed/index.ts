@@ -87,7 +87,9 @@ export function allReduce(t: Tensor | readonly Tensor[], op: 'sum' | 'mean' = 's
   need('allReduce');
   if (op !== 'sum' && op !== 'mean') throw new RangeError(`distributed.allReduce: op must be 'sum' or 'mean', got ${describe(op)}`);
   const list = tensors('allReduce', t);
-  if (list.length) mpi().allReduce(list.map((x) => x._h('distributed.allReduce')), op === 'mean');
+  if (!list.length) return;
+  mpi().allReduce(list.map((x) => x._h('distributed.allReduce')), op === 'mean');
+  for (const x of list) x._storage.version++; // written in place: as copy_ does, for autograd's saved-tensor checks
 }
 
 /** Overwrites tensors on every rank with `root`'s values, in place (one collective). */
@@ -95,7 +97,9 @@ export function broadcast(t: Tensor | readonly Tensor[], root = 0): void {
   need('broadcast');
   if (!Number.isInteger(root) || root < 0 || root >= worldSize) throw new RangeError(`distributed.broadcast: root must be a rank in [0, ${worldSize - 1}], got ${describe(root)}`);
   const list = tensors('broadcast', t);
-  if (list.length) mpi().broadcast(list.map((x) => x._h('distributed.broadcast')), root);
+  if (!list.length) return;
+  mpi().broadcast(list.map((x) => x._h('distributed.broadcast')), root);
+  for (const x of list) x._storage.version++;
 }
 
 /** Sums plain numbers over all ranks (metrics, counters); returns the sums. */
