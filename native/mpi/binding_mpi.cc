@@ -13,9 +13,15 @@
 #include <mpi.h>
 #include <napi.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../common.h"
@@ -29,6 +35,43 @@ const napi_type_tag kStorageTag = {0x6a1f3c2b9d4e5f60ULL, 0x8b7c6d5e4f3a2b1cULL}
 
 bool g_initialized_here = false;
 std::vector<float> g_bucket;  // packing buffer for multi-tensor collectives, reused
+
+// ---------------------------------------------------------------------------
+// Watchdog: a collective that waits longer than the timeout (a rank stuck, or
+// gone in a way mpirun did not notice) ends this process with a message; mpirun
+// then ends the others. A thread that only reads atomics and calls no MPI.
+std::atomic<int64_t> g_enter_ms{0};       // when the current collective began; 0: none
+std::atomic<const char*> g_op{""};
+std::atomic<int64_t> g_timeout_ms{0};     // 0: no timeout
+std::atomic<bool> g_watchdog_started{false};
+int g_rank = 0, g_size = 1;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void watchdog() {
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int64_t t = g_timeout_ms.load(), e = g_enter_ms.load();
+    if (t > 0 && e > 0 && now_ms() - e > t) {
+      std::fprintf(stderr,
+                   "blasnet: rank %d of %d: distributed.%s waited more than %.1f s for the other ranks (the timeout): "
+                   "a rank is stuck or gone; ending this rank so that the job ends\n",
+                   g_rank, g_size, g_op.load(), t / 1000.0);
+      std::fflush(stderr);
+      _exit(1);
+    }
+  }
+}
+
+struct InCollective {  // marks a collective for the watchdog
+  explicit InCollective(const char* op) {
+    g_op = op;
+    g_enter_ms = now_ms();
+  }
+  ~InCollective() { g_enter_ms = 0; }
+};
 
 [[noreturn]] void fail(Napi::Env env, const std::string& msg) {
   throw Napi::Error::New(env, "distributed: " + msg);
@@ -120,6 +163,9 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   }
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  g_rank = rank;
+  g_size = world_size();
+  if (!g_watchdog_started.exchange(true)) std::thread(watchdog).detach();
   char lib[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   MPI_Get_library_version(lib, &len);
@@ -142,6 +188,7 @@ Napi::Value AllReduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   need_init(env, "allReduce");
   std::vector<Storage*> ts = storages(info, 0, "allReduce");
+  InCollective guard("allReduce");
   bool mean = info[1].ToBoolean().Value();
   const float scale = 1.0f / static_cast<float>(world_size());
   if (ts.size() == 1) {
@@ -179,6 +226,7 @@ Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   int root = int_arg(info, 1, "broadcast root");
   if (root < 0 || root >= world_size())
     fail(env, "broadcast: root must be a rank in [0, " + std::to_string(world_size() - 1) + "], got " + std::to_string(root));
+  InCollective guard("broadcast");
   if (ts.size() == 1) {
     bcast_floats(env, ts[0]->data, ts[0]->numel, root);
     return env.Undefined();
@@ -209,6 +257,7 @@ Napi::Value AllReduceNumbers(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "distributed: allReduceNumbers expects a Float64Array");
   auto a = info[0].As<Napi::Float64Array>();
   if (a.ElementLength() > (1u << 20)) fail(env, "allReduceNumbers: at most 2^20 numbers");
+  InCollective guard("allReduceNumbers");
   check(env, MPI_Allreduce(MPI_IN_PLACE, a.Data(), static_cast<int>(a.ElementLength()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
         "allReduceNumbers (MPI_Allreduce)");
   return env.Undefined();
@@ -223,6 +272,7 @@ Napi::Value AllGatherString(const Napi::CallbackInfo& info) {
   if (s.size() > (1u << 24)) fail(env, "allGatherString: the string is longer than 16 MiB");
   int n = world_size();
   int len = static_cast<int>(s.size());
+  InCollective guard("allGather");
   std::vector<int> lens(n), offs(n);
   check(env, MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, MPI_COMM_WORLD), "allGather (MPI_Allgather)");
   int64_t total = 0;
@@ -242,6 +292,7 @@ Napi::Value AllGatherString(const Napi::CallbackInfo& info) {
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   need_init(env, "barrier");
+  InCollective guard("barrier");
   check(env, MPI_Barrier(MPI_COMM_WORLD), "barrier (MPI_Barrier)");
   return env.Undefined();
 }
@@ -255,7 +306,17 @@ Napi::Value Abort(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setTimeout(seconds): the watchdog's limit on one collective's wait (0: none).
+Napi::Value SetTimeout(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "distributed: timeout must be a number");
+  double s = info[0].As<Napi::Number>().DoubleValue();
+  if (!(s >= 0) || s > 1e9) throw Napi::RangeError::New(info.Env(), "distributed: timeout must be in [0, 1e9] seconds");
+  g_timeout_ms = static_cast<int64_t>(s * 1000.0 + 0.5);
+  return info.Env().Undefined();
+}
+
 Napi::Value Finalize(const Napi::CallbackInfo& info) {
+  g_timeout_ms = 0;  // MPI_Finalize synchronises the ranks: no timeout on it
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
@@ -279,6 +340,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("barrier", Napi::Function::New(env, Barrier, "barrier"));
   exports.Set("abort", Napi::Function::New(env, Abort, "abort"));
   exports.Set("finalize", Napi::Function::New(env, Finalize, "finalize"));
+  exports.Set("setTimeout", Napi::Function::New(env, SetTimeout, "setTimeout"));
   exports.Set("state", Napi::Function::New(env, State, "state"));
   return exports;
 }

@@ -120,7 +120,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--classes <names>', "class names to record in the checkpoint: a preset (mnist, fashion-mnist), a file or a comma-separated list (default: the data directory's classes.txt or classes.json)"))
     .option('--no-progress', 'no progress bar (one line per epoch)')
     .option('--distributed', 'data-parallel over the ranks of `mpirun -np K`: --batch-size is the global batch, split over the ranks; rank 0 writes the files (needs blasnet built with MPI)', false)
-    .action((o) => {
+    .option('--dist-timeout <s>', 'with --distributed: seconds a rank may wait for the others in one step before it ends the job (0: no limit)', nonNegative('--dist-timeout'), 1800)
+    .action((o, cmd: Command) => {
       if (o.momentum !== undefined && o.optimizer !== 'sgd') throw new CliError(`train: --momentum applies to --optimizer sgd, not ${o.optimizer}`);
       let classes: string[] | undefined;
       if (o.classes !== undefined) {
@@ -133,7 +134,11 @@ export function buildProgram(): Command {
       const lr = o.lr ?? (o.optimizer === 'sgd' ? 0.05 : 0.002);
       const opts: TrainOptions = { ...o, lr, momentum: o.momentum ?? (o.optimizer === 'sgd' ? 0.9 : 0), classes, progress: o.progress && !!process.stdout.isTTY };
       if (classes === undefined) delete opts.classes;
-      if (!o.distributed) delete opts.distributed;
+      if (!o.distributed) {
+        if (cmd.getOptionValueSource('distTimeout') === 'cli') throw new CliError('train: --dist-timeout applies to --distributed runs');
+        delete opts.distributed;
+        delete opts.distTimeout;
+      }
       train(opts);
       if (o.distributed) {
         distributed.finalize();

@@ -36,6 +36,8 @@ export interface TrainOptions {
    * batch, split over the K ranks; rank 0 alone logs and writes files.
    */
   distributed?: boolean;
+  /** With `distributed`: seconds a rank may wait in a collective before it ends the job (default 1800; 0: no limit). */
+  distTimeout?: number;
 }
 
 /**
@@ -52,7 +54,7 @@ function threadsPerRank(): number | undefined {
 function initDistributed(o: TrainOptions): { rank: number; worldSize: number } {
   let info: distributed.InitInfo;
   try {
-    info = distributed.init();
+    info = distributed.init({ timeout: o.distTimeout ?? 1800 });
   } catch (e) {
     throw new CliError(`train --distributed: ${(e as Error).message.replace(/^distributed: /, '')}`);
   }

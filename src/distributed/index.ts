@@ -43,18 +43,46 @@ export interface InitInfo {
   library: string;
 }
 
+export interface InitOptions {
+  /**
+   * Seconds a collective may wait for the other ranks before this rank ends the
+   * job with a message (a rank stuck, or gone unnoticed); 0 (default): no limit.
+   * Longer than the longest work one rank does alone (rank 0's evaluation and
+   * checkpoint between epochs). See {@link setCollectiveTimeout}.
+   */
+  timeout?: number;
+}
+
 /**
  * Initialises MPI (MPI_Init_thread) and reads this process's rank and the world
  * size from the MPI environment (`mpirun -np K` sets them; a plain `node` is a
  * world of one). Idempotent. Throws when blasnet was built without MPI.
  */
-export function init(): InitInfo {
+export function init(opts: InitOptions = {}): InitInfo {
+  checkOptions('distributed.init', opts, ['timeout']);
+  if (opts.timeout !== undefined) checkTimeout('distributed.init', opts.timeout);
   if (state.finalized) throw new Error('distributed.init: finalize() was called; MPI cannot be initialised again in this process');
   const info = mpi().init();
+  if (opts.timeout !== undefined) mpi().setTimeout(opts.timeout);
   state.initialized = true;
   state.rank = rank = info.rank;
   state.worldSize = worldSize = info.worldSize;
   return info;
+}
+
+function checkTimeout(op: string, s: unknown): void {
+  if (typeof s !== 'number' || !Number.isFinite(s) || s < 0 || s > 1e9) throw new RangeError(`${op}: timeout must be a number of seconds in [0, 1e9] (0: no limit), got ${describe(s)}`);
+}
+
+/**
+ * Sets how long one collective may wait for the other ranks (seconds; 0: no
+ * limit). Past it, this rank prints which collective waited and exits, and
+ * mpirun ends the job.
+ */
+export function setCollectiveTimeout(seconds: number): void {
+  checkTimeout('distributed.setCollectiveTimeout', seconds);
+  need('setCollectiveTimeout');
+  mpi().setTimeout(seconds);
 }
 
 /** Whether init() has run (and finalize() has not). */

@@ -20,6 +20,7 @@ export interface MpiAddon {
   barrier(): void;
   abort(code: number): void;
   finalize(): void;
+  setTimeout(seconds: number): void;
   state(): 'uninitialized' | 'initialized' | 'finalized';
 }
 

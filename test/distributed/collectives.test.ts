@@ -53,6 +53,23 @@ describe('collectives on 2 ranks', () => {
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/rank 1 .*exited on signal 9 \(Killed\)/);
   });
+
+  it('a rank that stops answering ends the job through the other rank\'s collective timeout', (ctx) => {
+    requireOrSkip(ctx, mpi());
+    const r = mpirun(2, [WORKER, 'stall'], { timeout: 45_000 });
+    expect(r.signal, `mpirun was still running after 45 s: it hung\n${describeMpi(r)}`).toBeNull();
+    expect(r.status, describeMpi(r)).not.toBe(0);
+    expect(r.ranks.filter((o) => o.finished)).toEqual([]);
+    expect(r.stderr).toMatch(/blasnet: rank 0 of 2: distributed\.allReduce waited more than 1\.0 s for the other ranks \(the timeout\): a rank is stuck or gone/);
+  });
+
+  it('init() checks its options before loading MPI', () => {
+    const r = runNode(`for (const o of [{ timeout: -1 }, { timout: 5 }]) try { blasnet.distributed.init(o); } catch (e) { console.log(e.message); }`);
+    expect(r.status, r.stderr).toBe(0);
+    const [a, b] = r.stdout.trim().split('\n');
+    expect(a).toMatch(/distributed.init: timeout must be a number of seconds in \[0, 1e9\] \(0: no limit\), got -1/);
+    expect(b).toMatch(/timout/);
+  });
 });
 
 describe('without MPI', () => {

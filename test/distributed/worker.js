@@ -110,6 +110,17 @@ function die() {
   for (;;) dist.allReduce(t, 'sum');
 }
 
+// stall: rank 1 stops answering (blocks 60 s outside MPI); rank 0's watchdog (timeout 1 s) must end the job.
+function stall() {
+  const info = dist.init({ timeout: 1 });
+  const t = tensor([1, 2, 3]);
+  dist.allReduce(t, 'sum');
+  if (info.rank === 1) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+  dist.allReduce(t, 'sum');
+  out({ rank: info.rank, finished: true });
+  dist.finalize();
+}
+
 // collectives: allReduce sum/mean of one and of several tensors, broadcast, allGather, errors.
 function collectives() {
   const info = dist.init();
@@ -134,4 +145,4 @@ function collectives() {
   out({ rank: r, afterFinalize: errors[errors.length - 1] });
 }
 
-({ traj, mismatch, die, collectives })[scenario](...args);
+({ traj, mismatch, die, stall, collectives })[scenario](...args);
