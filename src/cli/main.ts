@@ -136,6 +136,9 @@ export function buildProgram(): Command {
       if (classes === undefined) delete opts.classes;
       if (!o.distributed) {
         if (cmd.getOptionValueSource('distTimeout') === 'cli') throw new CliError('train: --dist-timeout applies to --distributed runs');
+        // Under mpirun without --distributed every rank would train alone and write the same --out.
+        const ranks = Number(process.env.OMPI_COMM_WORLD_SIZE ?? process.env.PMI_SIZE ?? 1);
+        if (ranks > 1) throw new CliError(`train: started as one of ${ranks} MPI ranks (mpirun -np ${ranks}) without --distributed: each rank would train on its own and write the same --out; add --distributed`);
         delete opts.distributed;
         delete opts.distTimeout;
       }

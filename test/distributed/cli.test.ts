@@ -67,6 +67,16 @@ describe('train --distributed', () => {
     fs.rmSync(out, { recursive: true, force: true });
   });
 
+  it('under mpirun without --distributed, train refuses (every rank would write the same --out)', (ctx) => {
+    requireOrSkip(ctx, mpi());
+    const out = tempDir('dist-missing-flag');
+    const r = mpirun(2, [CLI, 'train', ...QUICK, '--out', out]);
+    expect(r.status, describeMpi(r)).not.toBe(0);
+    expect(r.stderr).toMatch(/train: started as one of 2 MPI ranks \(mpirun -np 2\) without --distributed: .*add --distributed/);
+    expect(fs.readdirSync(out)).toEqual([]);
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+
   it('without MPI, --distributed says what to install', () => {
     const out = tempDir('dist-nompi');
     const r = runCli(['train', '--distributed', ...QUICK, '--out', out], { env: { ...process.env, BLASNET_MPI_ADDON: '/nonexistent/blasnet_mpi.node', NO_COLOR: '1' } });
