@@ -73,7 +73,14 @@ function traj(opt, kind, mode) {
         let loss;
         if (kind === 'bn') {
           const halves = [0, 1].map((r) => Array.from({ length: B / K }, (_, j) => r + K * j));
-          const parts = halves.map((idx) => nn.functional.crossEntropy(m.forward(x.indexSelect(0, tensor(idx))), y.indexSelect(0, tensor(idx))));
+          const bufs = m.namedBuffers().map(([, b]) => b);
+          let snap = null;
+          const parts = halves.map((idx, r) => {
+            const l = nn.functional.crossEntropy(m.forward(x.indexSelect(0, tensor(idx))), y.indexSelect(0, tensor(idx)));
+            if (r === 0) snap = bufs.map((b) => b.clone()); // the running statistics rank 0 keeps: its half's alone
+            return l;
+          });
+          bufs.forEach((b, i) => b.copy_(snap[i]));
           loss = parts[0].add(parts[1]).div(2);
         } else {
           loss = nn.functional.crossEntropy(m.forward(x), y);
