@@ -88,12 +88,16 @@ void check(Napi::Env env, int code, const char* what) {
   if (code != MPI_SUCCESS) fail(env, std::string(what) + " failed: " + mpi_error(code));
 }
 
+std::thread::id g_mpi_thread;  // the thread that called init(): MPI_THREAD_FUNNELED allows no other
+
 void need_init(Napi::Env env, const char* op) {
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
   if (fin) fail(env, std::string(op) + ": MPI was finalized; no collective can run after finalize()");
   if (!init) fail(env, std::string(op) + ": call distributed.init() first");
+  if (std::this_thread::get_id() != g_mpi_thread)
+    fail(env, std::string(op) + ": called from another thread (a worker_thread) than the one that called init(); MPI is used from that thread only");
 }
 
 Storage* unwrap(Napi::Env env, const Napi::Value& v, const std::string& what) {
@@ -157,9 +161,11 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS) fail(env, "init: MPI_Init_thread failed: " + mpi_error(rc));
     g_initialized_here = true;
+    g_mpi_thread = std::this_thread::get_id();
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   } else {
     MPI_Query_thread(&provided);
+    if (g_mpi_thread == std::thread::id()) g_mpi_thread = std::this_thread::get_id();  // initialised by someone else
   }
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -26,6 +26,7 @@ describe('collectives on 2 ranks', () => {
       expect(o.errors[0]).toMatch(/distributed.allReduce: op must be 'sum' or 'mean', got "max"/);
       expect(o.errors[1]).toMatch(/distributed.broadcast: root must be a rank in \[0, 1\], got 2/);
       expect(o.errors[2]).toMatch(/distributed.allReduce: the tensor \(shape \[1\]\) was disposed/);
+      expect(o.errors[3]).toMatch(/distributed: barrier: called from another thread \(a worker_thread\) than the one that called init\(\)/);
     }
     const after = r.ranks.filter((o) => 'afterFinalize' in o);
     expect(after.length).toBe(2);

@@ -146,10 +146,19 @@ function collectives() {
   disposed.dispose();
   tryErr(() => dist.allReduce(disposed));
   const sums = dist.allReduceNumbers([r, 0.5]);
-  out({ rank: r, worldSize: info.worldSize, a: Array.from(a.data()), b: Array.from(b.data()), c: Array.from(c.data()), d: Array.from(d.data()), gathered: dist.allGather(`rank${r}`), sums, errors });
-  dist.finalize();
-  tryErr(() => dist.barrier());
-  out({ rank: r, afterFinalize: errors[errors.length - 1] });
+  // from a worker_thread: refused (MPI is initialised for the main thread only), the job goes on
+  const { Worker } = require('node:worker_threads');
+  const w = new Worker(`const { parentPort } = require('node:worker_threads'); const b = require(${JSON.stringify(path.resolve(__dirname, '../../dist'))});
+    b.distributed.init(); try { b.distributed.barrier(); parentPort.postMessage(null); } catch (e) { parentPort.postMessage(e.message); }`, { eval: true });
+  w.on('message', (m) => {
+    errors.push(m);
+    out({ rank: r, worldSize: info.worldSize, a: Array.from(a.data()), b: Array.from(b.data()), c: Array.from(c.data()), d: Array.from(d.data()), gathered: dist.allGather(`rank${r}`), sums, errors });
+    w.terminate().then(() => {
+      dist.finalize();
+      tryErr(() => dist.barrier());
+      out({ rank: r, afterFinalize: errors[errors.length - 1] });
+    });
+  });
 }
 
 ({ traj, mismatch, die, stall, collectives })[scenario](...args);
