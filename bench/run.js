@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [--no-peers] [--rounds N] [--threads 1,2] [--out FILE]
+// npm run bench [-- --quick] [--no-peers] [--no-mpi] [--rounds N] [--threads 1,2] [--out FILE]
 //
 // Runs blasnet and its peers side by side — PyTorch (Debian's python3-torch),
 // onnxruntime-node, TF.js cpu and wasm — each in its own process, interleaved
@@ -313,3 +313,10 @@ fs.writeFileSync(
   ) + '\n',
 );
 console.log(`\nwrote ${path.relative(process.cwd(), outFile)}`);
+
+// Data-parallel scaling over MPI (bench/mpi_scaling.js: 1 rank × 1 and × 2 threads against 2 ranks × 1
+// thread); it reports a skip itself when mpirun or the MPI addon is missing. --no-mpi leaves it out.
+if (!flag('--no-mpi')) {
+  console.log('');
+  spawnSync(process.execPath, [path.join(__dirname, 'mpi_scaling.js'), ...(quick ? ['--quick'] : [])], { cwd: root, stdio: 'inherit' });
+}

@@ -7,7 +7,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const force = process.argv.includes('--force');
+// --force, or `npm rebuild blasnet --build-from-source` (npm sets npm_config_build_from_source): build even when a
+// prebuilt binary loads, e.g. to get the optional MPI addon (the prebuilt binaries never carry it).
+const force = process.argv.includes('--force') || process.env.npm_config_build_from_source === 'true';
 const debug = process.argv.includes('--debug');
 const extraDefines = process.argv.filter((a) => a.startsWith('--CD')); // e.g. --CDBLASNET_SANITIZE=ON
 

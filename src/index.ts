@@ -37,5 +37,6 @@ export * as data from './data';
 export * as io from './io';
 export * as image from './image';
 export * as train from './train';
+export * as distributed from './distributed';
 export { save, load } from './io/checkpoint';
 export { InferenceSession, type InferenceSessionOptions, type LoadSessionOptions } from './plan';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { backendInfo, models, nn, data, noGrad, setNumThreads, image, type Tensor } from '../index';
+import { backendInfo, models, nn, data, noGrad, setNumThreads, image, distributed, type Tensor } from '../index';
 import { DatasetMissingError } from '../data/mnist';
 import { train, evaluate, type TrainOptions } from './train';
 import { writeGridPng } from './images';
@@ -119,7 +119,9 @@ export function buildProgram(): Command {
     .option('--stop-after <n>', 'stop after n epochs of this invocation; the schedule still spans --epochs (continue with --resume)', int('--stop-after', 1, 100_000))
     .addOption(new Option('--classes <names>', "class names to record in the checkpoint: a preset (mnist, fashion-mnist), a file or a comma-separated list (default: the data directory's classes.txt or classes.json)"))
     .option('--no-progress', 'no progress bar (one line per epoch)')
-    .action((o) => {
+    .option('--distributed', 'data-parallel over the ranks of `mpirun -np K`: --batch-size is the global batch, split over the ranks; rank 0 writes the files (needs blasnet built with MPI)', false)
+    .option('--dist-timeout <s>', 'with --distributed: seconds a rank may wait for the others in one step before it ends the job (0: no limit)', nonNegative('--dist-timeout'), 1800)
+    .action((o, cmd: Command) => {
       if (o.momentum !== undefined && o.optimizer !== 'sgd') throw new CliError(`train: --momentum applies to --optimizer sgd, not ${o.optimizer}`);
       let classes: string[] | undefined;
       if (o.classes !== undefined) {
@@ -132,7 +134,19 @@ export function buildProgram(): Command {
       const lr = o.lr ?? (o.optimizer === 'sgd' ? 0.05 : 0.002);
       const opts: TrainOptions = { ...o, lr, momentum: o.momentum ?? (o.optimizer === 'sgd' ? 0.9 : 0), classes, progress: o.progress && !!process.stdout.isTTY };
       if (classes === undefined) delete opts.classes;
+      if (!o.distributed) {
+        if (cmd.getOptionValueSource('distTimeout') === 'cli') throw new CliError('train: --dist-timeout applies to --distributed runs');
+        // Under mpirun without --distributed every rank would train alone and write the same --out.
+        const ranks = Number(process.env.OMPI_COMM_WORLD_SIZE ?? process.env.PMI_SIZE ?? 1);
+        if (ranks > 1) throw new CliError(`train: started as one of ${ranks} MPI ranks (mpirun -np ${ranks}) without --distributed: each rank would train on its own and write the same --out; add --distributed`);
+        delete opts.distributed;
+        delete opts.distTimeout;
+      }
       train(opts);
+      if (o.distributed) {
+        distributed.finalize();
+        if (distributed.rank !== 0) return;
+      }
       console.log(`wrote model.safetensors, state.safetensors, metrics.json, metrics.jsonl, curves.svg and curves.png to ${o.out}`);
     });
 
@@ -321,6 +335,12 @@ export function main(argv = process.argv): void {
       // --help and --version exit 0; usage errors were already printed
       process.exitCode = e.exitCode;
       return;
+    }
+    if (distributed.isInitialized() && distributed.worldSize > 1) {
+      // One rank failed: say which, then end every rank of the job (the others may be waiting in a collective).
+      console.error(errorLine(e).replace(/^blasnet: /, `blasnet: rank ${distributed.rank} of ${distributed.worldSize}: `));
+      if (process.env.BLASNET_DEBUG && e instanceof Error && e.stack) console.error(e.stack);
+      distributed.abort(1);
     }
     console.error(errorLine(e));
     if (process.env.BLASNET_DEBUG && e instanceof Error && e.stack) console.error(e.stack);

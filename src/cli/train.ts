@@ -4,7 +4,8 @@
  * its progress logger, metrics and curve writers and checkpoints.
  */
 import * as fs from 'node:fs';
-import { models, data, optim, manualSeed, setNumThreads, getNumThreads, train as T, type Tensor } from '../index';
+import * as os from 'node:os';
+import { models, data, optim, manualSeed, setNumThreads, getNumThreads, train as T, distributed, type Tensor } from '../index';
 import type { Optimizer } from '../optim/optimizer';
 import type { LRScheduler } from '../optim/lr_scheduler';
 import type { LeNetVariant } from '../models/lenet';
@@ -30,6 +31,36 @@ export interface TrainOptions {
   progress: boolean;
   /** Class names to record in the checkpoint (default: the data directory's classes.txt / classes.json). */
   classes?: string[];
+  /**
+   * Data-parallel over the ranks of `mpirun -np K`: batchSize is the global
+   * batch, split over the K ranks; rank 0 alone logs and writes files.
+   */
+  distributed?: boolean;
+  /** With `distributed`: seconds a rank may wait in a collective before it ends the job (default 1800; 0: no limit). */
+  distTimeout?: number;
+}
+
+/**
+ * Threads per rank when --threads is not given: the machine's cores shared by
+ * the ranks on this host (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's MPI_LOCALNRANKS).
+ */
+function threadsPerRank(): number | undefined {
+  const local = Number(process.env.OMPI_COMM_WORLD_LOCAL_SIZE ?? process.env.MPI_LOCALNRANKS);
+  if (!Number.isInteger(local) || local < 1) return undefined;
+  return Math.max(1, Math.floor(os.availableParallelism() / local));
+}
+
+/** Initialises MPI for `train --distributed`; returns this rank and the world size. */
+function initDistributed(o: TrainOptions): { rank: number; worldSize: number } {
+  let info: distributed.InitInfo;
+  try {
+    info = distributed.init({ timeout: o.distTimeout ?? 1800 });
+  } catch (e) {
+    throw new CliError(`train --distributed: ${(e as Error).message.replace(/^distributed: /, '')}`);
+  }
+  if (o.batchSize % info.worldSize !== 0)
+    throw new CliError(`train --distributed: --batch-size ${o.batchSize} (the global batch) does not divide over ${info.worldSize} ranks; use a multiple of ${info.worldSize}`);
+  return info;
 }
 
 export type EpochMetrics = T.EpochMetrics;
@@ -80,7 +111,11 @@ function maxLabel(ds: data.TensorDataset, name: string): number {
 
 /** Runs training; returns the per-epoch metrics (a resumed run's earlier epochs included). */
 export function train(o: TrainOptions, log: (s: string) => void = console.log): EpochMetrics[] {
-  if (o.threads !== undefined) setNumThreads(o.threads);
+  const dist = o.distributed ? initDistributed(o) : { rank: 0, worldSize: 1 };
+  const isMain = dist.rank === 0;
+  if (!isMain) log = () => {};
+  const threads = o.threads ?? (o.distributed ? threadsPerRank() : undefined);
+  if (threads !== undefined) setNumThreads(threads);
   if (o.stopAfter !== undefined && !o.resume && o.stopAfter >= o.epochs) log(`note: --stop-after ${o.stopAfter} does not stop a ${o.epochs}-epoch run early`);
   manualSeed(o.seed);
   const { train: trainSet, test: testSet } = loadData(o.data, o.limit);
@@ -90,12 +125,18 @@ export function train(o: TrainOptions, log: (s: string) => void = console.log): 
   if (classes && classes.length < labels) throw new CliError(`train: ${classes.length} class names, but the data has labels up to ${labels - 1}`);
   const numClasses = classes ? classes.length : Math.max(10, labels);
   const options: TrainOptions = { ...o, ...(classes ? { classes } : {}) };
+  if (o.distributed) (options as unknown as Record<string, unknown>).worldSize = dist.worldSize;
+  else delete options.distributed;
   const model = models.LeNet({ variant: o.variant, numClasses });
-  const loader = new data.DataLoader(trainSet, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
+  // Distributed: rank r reads positions r, r+K, ... of the single-process order (same seed), in
+  // batches of B/K, so the ranks' batch b together is the single-process batch b.
+  const loader = o.distributed
+    ? new data.DataLoader(trainSet, { batchSize: o.batchSize / dist.worldSize, sampler: new distributed.DistributedSampler(trainSet, { seed: o.seed }) })
+    : new data.DataLoader(trainSet, { batchSize: o.batchSize, shuffle: true, seed: o.seed });
   const opt = makeOptimizer(o, model.parameters());
   const { sched, perBatch } = makeScheduler(o, opt, loader.length);
   if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory()) throw new CliError(`--out ${o.out} is a file, not a directory`);
-  fs.mkdirSync(o.out, { recursive: true });
+  if (isMain) fs.mkdirSync(o.out, { recursive: true });
   let history: EpochMetrics[] = [];
   let startEpoch = 0;
   if (o.resume) {
@@ -119,8 +160,11 @@ export function train(o: TrainOptions, log: (s: string) => void = console.log): 
     log(`nothing to do: ${o.out} already has ${startEpoch} epochs (--epochs ${o.epochs})`);
     return history;
   }
+  // Every rank starts from rank 0's weights (and checks that the shapes agree).
+  const ddp = o.distributed ? new distributed.DistributedDataParallel(model) : null;
+  const where = o.distributed ? `${dist.worldSize} ranks × ${o.batchSize / dist.worldSize} (${getNumThreads()} threads each)` : `${getNumThreads()} threads`;
   log(`training LeNet (${o.variant}) on ${o.data === 'mnist' ? 'MNIST' : o.data}: ${trainSet.length} train / ${testSet.length} test images, ` +
-    `${o.epochs} epochs, batch ${o.batchSize}, ${o.optimizer} lr ${o.lr}, scheduler ${o.scheduler}, ${getNumThreads()} threads, seed ${o.seed}`);
+    `${o.epochs} epochs, batch ${o.batchSize}, ${o.optimizer} lr ${o.lr}, scheduler ${o.scheduler}, ${where}, seed ${o.seed}`);
   const modelMetadata: Record<string, string> = { format: 'blasnet-lenet', variant: o.variant, ...(classes ? { classes: JSON.stringify(classes) } : {}) };
   const checkpoint: T.Callback = {
     mainOnly: true,
@@ -130,10 +174,12 @@ export function train(o: TrainOptions, log: (s: string) => void = console.log): 
   };
   const trainer = new T.Trainer({
     model, optimizer: opt, scheduler: sched, schedulerStep: perBatch ? 'batch' : 'epoch', epochs: o.epochs, seed: o.seed,
+    ...(ddp ? { isMain, afterBackward: () => ddp.averageGradients(), reduceLoss: distributed.reduceLoss } : {}),
     callbacks: [checkpoint, new T.MetricsWriter(o.out, options as unknown as Record<string, unknown>), new T.CurvesWriter(o.out), new T.ProgressLogger({ bar: o.progress, log })],
   });
   try {
-    return trainer.fit(loader, { testData: testSet, startEpoch, history, stopAfter: o.stopAfter });
+    // Only rank 0 evaluates (it alone reports); the others go on to the next epoch's first allreduce.
+    return trainer.fit(loader, { ...(isMain ? { testData: testSet } : {}), startEpoch, history, stopAfter: o.stopAfter });
   } catch (e) {
     if (e instanceof T.NonFiniteLossError) throw new CliError(e.message.replace('try a lower learning rate', 'try a lower --lr'));
     throw e;

@@ -71,7 +71,41 @@ export class TensorDataset {
   }
 }
 
-const LOADER_OPTIONS = ['batchSize', 'shuffle', 'seed', 'dropLast', 'transform'] as const;
+const LOADER_OPTIONS = ['batchSize', 'shuffle', 'seed', 'dropLast', 'transform', 'sampler'] as const;
+
+/**
+ * Chooses the samples of each epoch, in order, instead of the loader's own
+ * (shuffled) order: e.g. `distributed.DistributedSampler`, which gives each
+ * process of a data-parallel run its own shard. The loader calls
+ * `setEpoch(epoch)` before each epoch, then `indices()`.
+ */
+export interface Sampler {
+  /** Samples per epoch. */
+  readonly length: number;
+  /** Called by the loader with the epoch number before `indices()` (PyTorch's `set_epoch`). */
+  setEpoch?(epoch: number): void;
+  /** The sample indices of the current epoch, in order. */
+  indices(): ArrayLike<number>;
+}
+
+/**
+ * The loader's sample order of an epoch: 0..n-1, or with `shuffle` a seeded
+ * Fisher–Yates permutation (the same for the same seed and epoch, everywhere).
+ */
+export function epochOrder(n: number, shuffle: boolean, seed: number, epoch: number): Int32Array {
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  if (shuffle) {
+    const rnd = mulberry32((seed + Math.imul(epoch, 0x9e3779b1)) >>> 0);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      const t = idx[i];
+      idx[i] = idx[j];
+      idx[j] = t;
+    }
+  }
+  return idx;
+}
 
 export interface DataLoaderOptions {
   /** Samples per batch (default 64). */
@@ -84,6 +118,8 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /** Applied to each batch's x (e.g. normalisation). */
   transform?: (x: Tensor) => Tensor;
+  /** Chooses each epoch's samples (e.g. distributed.DistributedSampler); excludes `shuffle`, as in PyTorch. */
+  sampler?: Sampler;
 }
 
 /** mulberry32: a small, fast, seedable 32-bit generator for shuffles. */
@@ -182,6 +218,8 @@ export class DataLoader implements Iterable<Batch> {
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   readonly seed: number;
+  /** The sampler given in the options, or null. */
+  readonly sampler: Sampler | null;
   /** The next epoch's number (advanced by each iteration; set it to resume). */
   epoch = 0;
   private readonly transform?: (x: Tensor) => Tensor;
@@ -202,11 +240,18 @@ export class DataLoader implements Iterable<Batch> {
     if (typeof this.seed !== 'number' || !Number.isInteger(this.seed)) throw new RangeError(`DataLoader: seed must be an integer, got ${describe(opts.seed)}`);
     if (opts.transform !== undefined && typeof opts.transform !== 'function') throw new TypeError(`DataLoader: transform must be a function, got ${describe(opts.transform)}`);
     this.transform = opts.transform;
+    const sm = opts.sampler;
+    if (sm !== undefined) {
+      if (sm === null || typeof sm !== 'object' || typeof sm.indices !== 'function' || !Number.isInteger(sm.length) || sm.length < 0)
+        throw new TypeError(`DataLoader: sampler must have a non-negative integer length and an indices() method, got ${describe(sm)}`);
+      if (opts.shuffle) throw new Error('DataLoader: sampler and shuffle are mutually exclusive (the sampler decides the order; shuffle it there)');
+    }
+    this.sampler = sm ?? null;
   }
 
   /** Batches per epoch. */
   get length(): number {
-    const n = datasetLength(this.dataset);
+    const n = this.sampler ? this.sampler.length : datasetLength(this.dataset);
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
@@ -214,18 +259,15 @@ export class DataLoader implements Iterable<Batch> {
   order(epoch: number): Int32Array {
     if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`DataLoader.order: epoch must be a non-negative integer, got ${describe(epoch)}`);
     const n = datasetLength(this.dataset);
-    const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) idx[i] = i;
-    if (this.shuffle) {
-      const rnd = mulberry32((this.seed + Math.imul(epoch, 0x9e3779b1)) >>> 0);
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(rnd() * (i + 1));
-        const t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-      }
+    if (this.sampler) {
+      this.sampler.setEpoch?.(epoch);
+      const got = this.sampler.indices();
+      if (got.length !== this.sampler.length) throw new Error(`DataLoader: the sampler's indices() gave ${got.length} indices but its length is ${this.sampler.length}`);
+      const idx = Int32Array.from(got);
+      for (const i of idx) if (i < 0 || i >= n) throw new RangeError(`DataLoader: the sampler gave index ${i}, but the dataset has ${n} samples`);
+      return idx;
     }
-    return idx;
+    return epochOrder(n, this.shuffle, this.seed, epoch);
   }
 
   *[Symbol.iterator](): Iterator<Batch> {

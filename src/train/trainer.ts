@@ -113,6 +113,13 @@ export interface TrainerOptions {
   callbacks?: Callback[];
   /** Called after `backward()` and before the optimizer step: e.g. average gradients across processes. */
   afterBackward?: (model: nn.Module) => void;
+  /**
+   * Called with each batch's mean loss and sample count before the loss is checked
+   * and backward runs; returns the loss and samples to report: e.g. the mean over
+   * every process of a distributed run (`distributed.reduceLoss`), so that every
+   * process stops together on a non-finite loss and metrics cover the global batch.
+   */
+  reduceLoss?: (loss: number, samples: number) => { loss: number; samples: number };
   /** False on non-main processes of a distributed run: callbacks marked `mainOnly` are skipped. Default true. */
   isMain?: boolean;
 }
@@ -131,7 +138,7 @@ export interface FitOptions {
 /** Thrown when the loss stops being finite; no step is taken with it. */
 export class NonFiniteLossError extends Error {}
 
-const OPTION_KEYS = ['model', 'optimizer', 'scheduler', 'schedulerStep', 'epochs', 'loss', 'seed', 'callbacks', 'afterBackward', 'isMain'];
+const OPTION_KEYS = ['model', 'optimizer', 'scheduler', 'schedulerStep', 'epochs', 'loss', 'seed', 'callbacks', 'afterBackward', 'reduceLoss', 'isMain'];
 const FIT_KEYS = ['testData', 'startEpoch', 'history', 'stopAfter'];
 
 
@@ -189,6 +196,7 @@ export class Trainer {
   private readonly lossFn: (output: Tensor, target: Tensor) => Tensor;
   private readonly seed?: number;
   private readonly afterBackward?: (model: nn.Module) => void;
+  private readonly reduceLoss?: (loss: number, samples: number) => { loss: number; samples: number };
 
   constructor(o: TrainerOptions) {
     if (!o || typeof o !== 'object') throw new TypeError(`Trainer: expected options { model, optimizer, epochs, ... }, got ${describe(o)}`);
@@ -198,6 +206,7 @@ export class Trainer {
     if (o.schedulerStep !== undefined && o.schedulerStep !== 'batch' && o.schedulerStep !== 'epoch') throw new RangeError(`Trainer: schedulerStep must be 'batch' or 'epoch', got ${describe(o.schedulerStep)}`);
     if (o.loss !== undefined && typeof o.loss !== 'function') throw new TypeError('Trainer: loss must be a function (output, target) => Tensor');
     if (o.afterBackward !== undefined && typeof o.afterBackward !== 'function') throw new TypeError('Trainer: afterBackward must be a function (model) => void');
+    if (o.reduceLoss !== undefined && typeof o.reduceLoss !== 'function') throw new TypeError('Trainer: reduceLoss must be a function (loss, samples) => { loss, samples }');
     if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new TypeError(`Trainer: seed must be an integer, got ${describe(o.seed)}`);
     if (o.callbacks !== undefined && !Array.isArray(o.callbacks)) throw new TypeError('Trainer: callbacks must be an array');
     this.model = o.model;
@@ -209,6 +218,7 @@ export class Trainer {
     this.seed = o.seed;
     this.callbacks = o.callbacks ?? [];
     this.afterBackward = o.afterBackward;
+    this.reduceLoss = o.reduceLoss;
     this.isMain = o.isMain ?? true;
   }
 
@@ -243,14 +253,15 @@ export class Trainer {
       let lossSum = 0, seen = 0, batch = 0;
       for (const { x, y } of loader) {
         batch++;
-        const n = x.shape[0];
+        let n = x.shape[0];
         const lr = this.optimizer.lr;
         let loss: number;
         try {
           loss = tidy(() => {
             this.optimizer.zeroGrad();
             const l = this.lossFn(this.model.forward(x), y);
-            const v = l.item();
+            let v = l.item();
+            if (this.reduceLoss) ({ loss: v, samples: n } = this.reduceLoss(v, n));
             if (!Number.isFinite(v)) return v; // reported below, before a step can corrupt the weights
             l.backward();
             this.afterBackward?.(this.model);

@@ -14,6 +14,8 @@ export interface Requirement {
   reason: string;
   /** How to get it. */
   howTo: string;
+  /** An environment variable that, set to 1, makes this requirement fail tests instead of skipping them (as BLASNET_REQUIRE_ALL does for all). */
+  requiredBy?: string;
 }
 
 /**
@@ -50,6 +52,7 @@ export function skipNote(req: Requirement): string {
 export function requireOrSkip(ctx: { skip: (note?: string) => void }, req: Requirement): void {
   if (req.available) return;
   if (process.env.BLASNET_REQUIRE_ALL === '1') throw new Error(`BLASNET_REQUIRE_ALL=1 and this test ${skipNote(req)}`);
+  if (req.requiredBy && process.env[req.requiredBy] === '1') throw new Error(`${req.requiredBy}=1 and this test ${skipNote(req)}`);
   ctx.skip(skipNote(req));
 }
 
@@ -70,4 +73,24 @@ export function adadelta(): Requirement {
     available = false;
   }
   return { what: 'optim.Adadelta', available, reason: available ? '' : 'this build of blasnet has no optim.Adadelta yet', howTo: 'git merge main once the optimizer work (optim.Adadelta) has landed, then npm run build:ts' };
+}
+
+let mpiCache: Requirement | undefined;
+
+/**
+ * Open MPI's mpirun and blasnet's MPI addon (build/Release/mpi/blasnet_mpi.node,
+ * built when CMake found MPI): the 2-rank tests in test/distributed. Required
+ * (not skipped) under BLASNET_REQUIRE_MPI=1, as .ci/run sets.
+ */
+export function mpi(): Requirement {
+  if (mpiCache) return mpiCache;
+  const what = 'Open MPI (mpirun) and blasnet built with MPI';
+  const howTo = 'apt-get install openmpi-bin libopenmpi-dev, then npm run build:native';
+  const base = { what, howTo, requiredBy: 'BLASNET_REQUIRE_MPI' };
+  const r = spawnSync('mpirun', ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) return (mpiCache = { ...base, available: false, reason: 'mpirun is not on PATH' });
+  if (!/Open MPI/i.test(r.stdout)) return (mpiCache = { ...base, available: false, reason: `mpirun is not Open MPI's (${r.stdout.split('\n')[0]})` });
+  const addon = `${__dirname}/../../build/Release/mpi/blasnet_mpi.node`;
+  if (!fs.existsSync(addon)) return (mpiCache = { ...base, available: false, reason: `${addon} was not built` });
+  return (mpiCache = { ...base, available: true, reason: '' });
 }

@@ -128,7 +128,7 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('npm pack
     ]) {
       expect(packed, `${required} is in the tarball`).toContain(required);
     }
-    const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|CMakeLists\.txt|scripts\/install\.js|dist\/.+|native\/[^/]+\.(cc|h))$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|CMakeLists\.txt|scripts\/install\.js|dist\/.+|native\/(mpi\/)?[^/]+\.(cc|h))$/; // native/mpi/: the optional MPI addon (built from source only)
     expect(packed.filter((f) => f !== PREBUILD && !allowed.test(f))).toEqual([]);
     expect(packed.filter((f) => /(^|\/)(test|tests|fixtures|bench|build|src|node_modules)\//.test(f) || f.endsWith('.tgz'))).toEqual([]);
     // The prebuild dominates the size; the rest is a few hundred kB.
