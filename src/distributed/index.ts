@@ -232,8 +232,8 @@ export function buckets(params: readonly Tensor[], bytes: number): Tensor[][] {
  * takes part in the same collectives.
  */
 export function averageGradients(model: nn.Module | readonly Tensor[], opts: { bucketMb?: number } = {}): void {
-  need('averageGradients');
   checkOptions('distributed.averageGradients', opts, ['bucketMb']);
+  need('averageGradients');
   const params = Array.isArray(model) ? (model as Tensor[]) : (model as nn.Module).parameters();
   const mb = opts.bucketMb ?? 25;
   if (typeof mb !== 'number' || !(mb > 0)) throw new RangeError(`distributed.averageGradients: bucketMb must be a number > 0, got ${describe(mb)}`);
@@ -260,8 +260,8 @@ export class DistributedDataParallel {
   private readonly groups: Tensor[][];
 
   constructor(readonly module: nn.Module, opts: DistributedDataParallelOptions = {}) {
-    need('DistributedDataParallel');
     checkOptions('DistributedDataParallel', opts, DDP_KEYS);
+    need('DistributedDataParallel');
     if (!module || typeof module.forward !== 'function' || typeof module.parameters !== 'function')
       throw new TypeError(`DistributedDataParallel: expected an nn.Module, got ${describe(module)}`);
     const mb = opts.bucketMb ?? 25;

@@ -279,7 +279,13 @@ print(json.dumps({k: {"shape": list(v.shape), "values": v.double().flatten().tol
     const r = spawnSync(PYTHON, [path.join(__dirname, '..', 'fixtures', 'gen_torch_pt.py'), dir], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const fresh = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Expected;
-    expect(fresh.files).toEqual(expected.files);
+    // PyTorch's own forward (LeNet's `output`) rounds differently across CPUs and OpenBLAS kernels: compared
+    // to float32 rounding; everything read from the files themselves exactly.
+    const strip = (f: Expected['files']) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { ...v, output: undefined }]));
+    expect(strip(fresh.files)).toEqual(strip(expected.files));
+    const outFresh = fresh.files['lenet.pt'].output!, outCommitted = expected.files['lenet.pt'].output!;
+    expect(outFresh.length).toBe(outCommitted.length);
+    outFresh.forEach((v, i) => expect(Math.abs(v - outCommitted[i]), `output[${i}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))));
     // and the regenerated files read the same as the committed ones
     for (const name of ['lenet.pt', 'dtypes.pt', 'views.pt']) {
       const a = io.load(path.join(dir, name)), b = io.load(file(name));

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
 import * as blasnet from '../../src';
-import { nn, optim, data, image, train, models, tensor, zeros, randn, InferenceSession } from '../../src';
+import { nn, optim, data, image, train, models, distributed, tensor, zeros, randn, InferenceSession } from '../../src';
 
 const F = nn.functional;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'blasnet-sweep-'));
@@ -127,6 +127,11 @@ const ROWS: Row[] = [
   ['image.loadImage', (o) => image.loadImage(image.encodePng(rgba()), o), ['max_pixels', 'maxPixels']],
   ['image.prepareImage', (o) => image.prepareImage(rgba(), o), null],
   ['image.toInput', (o) => image.toInput(image.prepareImage(rgba()), o), null],
+  // distributed (options are checked before MPI is needed)
+  ['distributed.init', (o) => distributed.init(o), null],
+  ['distributed.DistributedSampler', (o) => new distributed.DistributedSampler(10, { numReplicas: 2, rank: 0, ...o }), ['drop_last', 'dropLast']],
+  ['distributed.averageGradients', (o) => distributed.averageGradients(lin(), o), ['bucket_mb', 'bucketMb']],
+  ['distributed.DistributedDataParallel', (o) => new distributed.DistributedDataParallel(lin(), o), ['broadcast_buffers', 'broadcastBuffers']],
   // train
   ['train.Trainer', (o) => trainer(o), ['scheduler_step', 'schedulerStep']],
   ['train.Trainer.fit', (o) => trainer().fit(new data.DataLoader(ds(), { batchSize: 2 }), o), ['start_epoch', 'startEpoch']],
@@ -156,12 +161,15 @@ nn.functional.adaptiveAvgPool1d nn.functional.adaptiveAvgPool2d nn.functional.ad
 nn.init.calculateGain nn.init.constant nn.init.fans nn.init.normal nn.init.ones nn.init.uniform nn.init.xavierNormal nn.init.xavierUniform nn.init.zeros
 optim.Optimizer optim.LRScheduler optim.ChainedScheduler
 data.TensorDataset data.DatasetMissingError data.bundledMnistDir data.checkClassNames data.datasetClassNames data.decodeIdx data.mulberry32
-data.normalize data.parseClassNames data.parseIdx data.readClassNames data.readIdx data.serializeIdx
+data.epochOrder data.normalize data.parseClassNames data.parseIdx data.readClassNames data.readIdx data.serializeIdx
 image.encodePng image.readImageFile
 io.deserialize io.isTorchFile io.load io.loadSafetensors io.loadTorch io.loadWithMetadata io.parseSafetensors io.parseTorch io.save
 io.saveSafetensors io.serialize io.serializeSafetensors io.toFloat32 io.writeFileAtomic
 train.CheckpointError train.CurvesWriter train.MetricsWriter train.NonFiniteLossError train.curvesPng train.curvesSvg train.epochLine
 train.niceTicks train.readStepPoints
+distributed.abort distributed.allGather distributed.allReduce distributed.allReduceNumbers distributed.barrier distributed.broadcast
+distributed.buckets distributed.checkSameShapes distributed.finalize distributed.isInitialized distributed.mpiAddonPath distributed.reduceLoss
+distributed.setCollectiveTimeout distributed.shapeSignature
 `.split(/\s+/).filter(Boolean));
 
 /** Paths of every function and class reachable from the package's exports. */
