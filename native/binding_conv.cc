@@ -64,12 +64,21 @@ FN(ConvBackward) {
   return r;
 } END
 
+FN(SetConvWorkspaceLimit) {
+  set_conv_workspace_limit(static_cast<size_t>(nonneg(info, 0, "bytes")));
+  return env.Undefined();
+} END
+
+FN(GetConvWorkspaceLimit) { return Napi::Number::New(env, static_cast<double>(conv_workspace_limit())); } END
+
 }  // namespace
 
 void init_conv(Napi::Env env, Napi::Object exports) {
 #define EXPORT(js, fn) exports.Set(js, Napi::Function::New(env, fn, js))
   EXPORT("convForward", ConvForward);
   EXPORT("convBackward", ConvBackward);
+  EXPORT("setConvWorkspaceLimit", SetConvWorkspaceLimit);
+  EXPORT("getConvWorkspaceLimit", GetConvWorkspaceLimit);
 #undef EXPORT
 }
 

@@ -104,6 +104,10 @@ struct ConvGeom {
 void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu = false);
 // Any of gx / gw / gb may be null (not needed). gw and gb are overwritten.
 void conv_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb);
+// The bound on the lowering's workspace of one conv call, all tiles in flight together (bytes;
+// default 64 MiB). The floor is one output row's lowering, whatever the limit.
+void set_conv_workspace_limit(size_t bytes);
+size_t conv_workspace_limit();
 
 // ---- pooling: planes = N*C, spatial [D, H, W] → [OD, OH, OW] -------------------
 struct PoolGeom {

@@ -17,12 +17,17 @@ export interface BackendInfo {
   blasThreads: number;
   /** Best SIMD level of this CPU: `avx512`, `avx2`, `avx`, `sse4.2`, `neon`, … */
   simd: string;
+  /**
+   * Bytes the GEMM lowering of one convolution may use as workspace, all its tiles in flight together
+   * (default 64 MiB; {@link setConvWorkspaceLimit} or `BLASNET_CONV_WORKSPACE`).
+   */
+  convWorkspaceLimit: number;
 }
 
 /** Reports the BLAS library, kernel, thread count and SIMD level. */
 export function backendInfo(): BackendInfo {
   const i = native.backendInfo();
-  return { blas: i.blas, blasConfig: i.blasConfig, core: i.core, coreSource: kernelSource(), threads: i.threads, blasThreads: i.blasThreads, simd: i.simd };
+  return { blas: i.blas, blasConfig: i.blasConfig, core: i.core, coreSource: kernelSource(), threads: i.threads, blasThreads: i.blasThreads, simd: i.simd, convWorkspaceLimit: native.getConvWorkspaceLimit() };
 }
 
 /**
@@ -40,3 +45,31 @@ export function setNumThreads(n: number): void {
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
+
+/** @internal A byte count: a non-negative integer with an optional K, M or G suffix (powers of 1024). */
+export function parseBytes(what: string, text: string): number {
+  const m = /^\s*(\d+)\s*([kKmMgG]?)i?[bB]?\s*$/.exec(text);
+  const n = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  if (!m || !Number.isSafeInteger(n)) throw new Error(`${what}: expected a byte count such as 67108864, 64M or 1G, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/**
+ * Bounds the workspace of the GEMM lowering of every convolution (forward, grad input, grad weight), in bytes,
+ * all tiles in flight together. The lowering is tiled over the batch and over output rows, so a larger image costs
+ * more tiles, not more memory; a smaller limit means more, smaller tiles. The floor is one output row's lowering
+ * (`C·kD·kH·kW·OW` floats), whatever the limit. Default 64 MiB, or `BLASNET_CONV_WORKSPACE` (e.g. `256M`) at load.
+ * Results do not depend on the thread count; the grad weight and grad input can change in the last bits with the limit.
+ */
+export function setConvWorkspaceLimit(bytes: number): void {
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0)
+    throw new RangeError(`setConvWorkspaceLimit: expected a non-negative integer number of bytes, got ${String(bytes)}`);
+  native.setConvWorkspaceLimit(bytes);
+}
+
+/** The current bound of {@link setConvWorkspaceLimit}, in bytes. */
+export function getConvWorkspaceLimit(): number {
+  return native.getConvWorkspaceLimit();
+}
+
+if (process.env.BLASNET_CONV_WORKSPACE !== undefined) native.setConvWorkspaceLimit(parseBytes('BLASNET_CONV_WORKSPACE', process.env.BLASNET_CONV_WORKSPACE));

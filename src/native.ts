@@ -169,6 +169,8 @@ export interface NativeAddon {
   memoryInfo(): { liveBytes: number; cachedBytes: number };
   poolTrim(): void;
   poolSetLimit(bytes: number): void;
+  setConvWorkspaceLimit(bytes: number): void;
+  getConvWorkspaceLimit(): number;
 }
 
 /** @internal */
