@@ -150,6 +150,8 @@ void im2col(const ConvGeom& g, const float* x, int64_t q0, int64_t q1, float* co
             for (int64_t ow = 0; ow < sp.lo; ow++) d[ow] = 0.f;
             if (g.sw == 1)
               for (int64_t ow = sp.lo; ow < sp.hi; ow++) d[ow] = src[ow];
+            else if (g.sw == 2)  // a constant stride vectorises (even lanes of two loads)
+              for (int64_t ow = sp.lo; ow < sp.hi; ow++) d[ow] = src[2 * ow];
             else
               for (int64_t ow = sp.lo; ow < sp.hi; ow++) d[ow] = src[ow * g.sw];
             for (int64_t ow = sp.hi; ow < g.OW; ow++) d[ow] = 0.f;
