@@ -75,7 +75,7 @@ Tiling tiling(const ConvGeom& g) {
   Tiling t{1, R, R, g.N, 1, 0};
   const int64_t per = K * P;  // one sample's col
   if (K == 0) return t;      // pointwise: whole samples, no workspace
-  if (per <= kTileFloats) {
+  if (per <= kTileFloats && per <= cap) {
     // batch tiles (with a [Cout, b*P] copy of the output tile when b > 1)
     int64_t b = std::clamp<int64_t>(kTileFloats / std::max<int64_t>(per, 1), 1, kTileSamples);
     while (b > 1 && b * (K + g.Cout) * P > cap) b--;
