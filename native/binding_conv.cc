@@ -69,6 +69,15 @@ FN(SetConvWorkspaceLimit) {
   return env.Undefined();
 } END
 
+FN(SetConvWinograd) {
+  const int64_t m = i64(info, 0, "mode");
+  if (m < 0 || m > 2) fail(env, "setConvWinograd: mode must be 0, 1 or 2");
+  set_conv_winograd(static_cast<int>(m));
+  return env.Undefined();
+} END
+
+FN(GetConvWinograd) { return Napi::Number::New(env, conv_winograd()); } END
+
 FN(GetConvWorkspaceLimit) { return Napi::Number::New(env, static_cast<double>(conv_workspace_limit())); } END
 
 }  // namespace
@@ -79,6 +88,8 @@ void init_conv(Napi::Env env, Napi::Object exports) {
   EXPORT("convBackward", ConvBackward);
   EXPORT("setConvWorkspaceLimit", SetConvWorkspaceLimit);
   EXPORT("getConvWorkspaceLimit", GetConvWorkspaceLimit);
+  EXPORT("setConvWinograd", SetConvWinograd);
+  EXPORT("getConvWinograd", GetConvWinograd);
 #undef EXPORT
 }
 

@@ -44,6 +44,19 @@ void set_conv_workspace_limit(size_t bytes) { g_workspace_limit.store(bytes); }
 size_t conv_workspace_limit() { return g_workspace_limit.load(); }
 
 namespace {
+std::atomic<int> g_winograd{1};
+}  // namespace
+void set_conv_winograd(int mode) { g_winograd.store(mode); }
+int conv_winograd() { return g_winograd.load(); }
+// Auto: layers with enough channels that the 16 GEMMs [Cout, C]·[C, tiles] stay
+// efficient (ResNet-style 3x3 layers); small-channel layers keep the lowering.
+bool conv_uses_winograd(const ConvGeom& g) {
+  const int mode = g_winograd.load();
+  if (mode == 0 || !winograd_applies(g)) return false;
+  return mode == 2 || (g.C >= 16 && g.Cout >= 16 && g.OH * g.OW >= 64);
+}
+
+namespace {
 
 // Floats of im2col workspace a batch tile aims for (128 KiB): small enough that
 // the lowered tile is still in L2 when sgemm reads it (measured: 4 MiB tiles ran
@@ -216,6 +229,7 @@ int64_t col2im_phases(const ConvGeom& g, const Tiling& t) {
 void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu) {
   const int64_t G = g.groups, Mg = g.Cout / G, Kg = g.C / G * g.kvol(), P = g.out_plane();
   const int64_t K = g.C * g.kvol(), inP = g.C * g.in_plane(), outP = g.Cout * P;
+  if (conv_uses_winograd(g)) return conv_forward_winograd(g, x, w, bias, y, relu);
   const bool direct = g.pointwise();
   const Tiling t = tiling(g);
   const int64_t conc = in_flight(t, t.count());
@@ -271,6 +285,10 @@ void conv_backward(const ConvGeom& g, const float* x, const float* w, const floa
       }
       gb[c] = static_cast<float>(acc);
     }
+  }
+  if (gx && conv_uses_winograd(g)) {
+    conv_backward_input_winograd(g, w, gy, gx);
+    gx = nullptr;
   }
   if (!gx && !gw) return;
 

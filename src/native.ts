@@ -171,6 +171,8 @@ export interface NativeAddon {
   poolSetLimit(bytes: number): void;
   setConvWorkspaceLimit(bytes: number): void;
   getConvWorkspaceLimit(): number;
+  setConvWinograd(mode: number): void;
+  getConvWinograd(): number;
 }
 
 /** @internal */
