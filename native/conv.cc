@@ -116,16 +116,19 @@ int64_t in_flight(const Tiling& t, int64_t items) {
   return std::max<int64_t>(c, 1);
 }
 
-// Runs body(i0, i1) over items [0, n) split into `conc` contiguous chunks, one
-// per worker when conc > 1.
+// Runs body(i, i + 1) for every item of [0, n) on up to `conc` workers, each
+// claiming the next item when it is done with one: a worker slowed down (another
+// process on its core) takes fewer items instead of holding the others up. Which
+// worker runs an item never changes what the item computes.
 template <typename F>
 void chunks(int64_t n, int64_t conc, F&& body) {
   if (conc <= 1) {
     body(0, n);
     return;
   }
-  parallel_for(conc, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; c++) body(n * c / conc, n * (c + 1) / conc);
+  std::atomic<int64_t> next{0};
+  parallel_for(conc, 1, [&](int64_t, int64_t) {
+    for (int64_t i; (i = next.fetch_add(1)) < n;) body(i, i + 1);
   });
 }
 

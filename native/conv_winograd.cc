@@ -14,6 +14,7 @@
 // The grad input is the same algorithm on gy with the weights flipped and transposed
 // (padding 2 − p). The GEMM path (conv.cc) is the oracle: tests compare the two.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -222,12 +223,14 @@ void conv_forward_winograd(const ConvGeom& g, const float* x, const float* w, co
       }
     }
   };
-  if (conc <= 1)
+  if (conc <= 1) {
     body(0, count);
-  else
-    parallel_for(conc, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; c++) body(count * c / conc, count * (c + 1) / conc);
+  } else {  // blocks claimed one at a time (see chunks() in conv.cc)
+    std::atomic<int64_t> next{0};
+    parallel_for(conc, 1, [&](int64_t, int64_t) {
+      for (int64_t k; (k = next.fetch_add(1)) < count;) body(k, k + 1);
     });
+  }
 }
 
 // gx (overwritten) = the input gradient of a convolution that satisfies winograd_applies:
