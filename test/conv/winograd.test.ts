@@ -117,6 +117,32 @@ describe('conv2d: Winograd F(2×2, 3×3)', () => {
   });
 });
 
+describe('conv2d: Winograd under the workspace bound and threads', () => {
+  it('blocks of one tile row (tiny limit) agree with the default blocks; results are bitwise the same on 1 and 2 threads', () => {
+    const r = runNodeJson<Record<string, string>>(`
+      const { tensor, nn, setNumThreads, setConvWorkspaceLimit, setConvWinograd } = blasnet;
+      setConvWinograd('force');
+      const n = (k, s) => Array.from({ length: k }, (_, i) => Math.sin(i * s));
+      const x = tensor(n(2 * 16 * 37 * 29, 0.7), [2, 16, 37, 29]).requiresGrad_(), w = tensor(n(20 * 16 * 9, 1.3), [20, 16, 3, 3]);
+      const out = {};
+      for (const [name, limit, threads] of [['default2', 64 * 2 ** 20, 2], ['tiny2', 1, 2], ['tiny1', 1, 1], ['default1', 64 * 2 ** 20, 1]]) {
+        setNumThreads(threads); setConvWorkspaceLimit(limit);
+        x.grad = null;
+        const y = nn.functional.conv2d(x, w, null, { padding: 1 });
+        y.backward(y.detach());
+        out[name] = Buffer.from(y.data().buffer).toString('base64') + '|' + Buffer.from(x.grad.data().buffer).toString('base64');
+      }
+      process.stdout.write(JSON.stringify(out));
+    `);
+    const f = (s: string) => s.split('|').map((p) => { const b = Buffer.from(p, 'base64'); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); });
+    const [yd, gd] = f(r.default2), [yt, gt] = f(r.tiny2);
+    expectAllClose(yt, yd, 1e-5, 1e-5, 'forward, tiny vs default blocks');
+    expectAllClose(gt, gd, 1e-5, 1e-5, 'grad input, tiny vs default blocks');
+    expect(r.tiny1, 'tiny limit: 1 vs 2 threads').toBe(r.tiny2);
+    expect(r.default1, 'default limit: 1 vs 2 threads').toBe(r.default2);
+  });
+});
+
 describe('the Winograd setting', () => {
   it('BLASNET_CONV_WINOGRAD chooses the mode at load; a bad value or argument throws naming it', () => {
     for (const m of ['auto', 'off', 'force'])
