@@ -289,9 +289,10 @@ void conv_backward(const ConvGeom& g, const float* x, const float* w, const floa
       gb[c] = static_cast<float>(acc);
     }
   }
-  if (gx && conv_uses_winograd(g)) {
-    conv_backward_input_winograd(g, w, gy, gx);
-    gx = nullptr;
+  if (conv_uses_winograd(g)) {
+    if (gx) conv_backward_input_winograd(g, w, gy, gx);
+    if (gw) conv_backward_weight_winograd(g, x, gy, gw);
+    return;
   }
   if (!gx && !gw) return;
 

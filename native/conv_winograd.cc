@@ -42,6 +42,90 @@ inline void store4(float* p, v4 v) { std::memcpy(p, &v, sizeof v); }
 // best or tied).
 constexpr int64_t kBlockFloats = 1 << 19;
 
+// V[ξ][c][t] = (Bᵀ d B)[ξ] for the tiles of tile rows [ty0, ty1) of one sample xn [C, H, W];
+// pad: 4 rows of PW floats, deint: 8 of TW + 1 (scratch).
+void input_transform(const ConvGeom& g, const float* xn, int64_t ty0, int64_t ty1, int64_t TW, int64_t PW, float* V,
+                     int64_t nt, float* pad, float* deint) {
+  const int64_t C = g.C, H = g.H, W = g.W;
+  // V = Bᵀ d B, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]];
+  // a tile row at a time from 4 zero-padded input rows, so the loop over tiles has no
+  // bounds checks and vectorises (stores contiguous in t, loads of stride 2)
+  for (int64_t c = 0; c < C; c++) {
+    const float* xc = xn + c * H * W;
+    for (int64_t ty = ty0; ty < ty1; ty++) {
+      for (int i = 0; i < 4; i++) {
+        float* r = pad + i * PW;
+        const int64_t iy = 2 * ty - g.ph + i;
+        std::fill(r, r + PW, 0.f);
+        if (iy >= 0 && iy < H) {
+          const int64_t lo = std::max<int64_t>(0, -g.pw), hi = std::min<int64_t>(W, PW - g.pw);
+          for (int64_t ix = lo; ix < hi; ix++) r[ix + g.pw] = xc[iy * W + ix];
+        }
+      }
+      // r[i] even / odd: the padded row split by parity, so tile tx reads
+      // ev[tx], od[tx], ev[tx + 1], od[tx + 1] (unit stride, 4 tiles a vector)
+      const float* ev[4];
+      const float* od[4];
+      for (int i = 0; i < 4; i++) {
+        float* r = pad + i * PW;
+        float* e = deint + i * 2 * (TW + 1);
+        for (int64_t k = 0; k <= TW; k++) {
+          e[k] = r[2 * k];
+          e[TW + 1 + k] = r[2 * k + 1];
+        }
+        ev[i] = e;
+        od[i] = e + TW + 1;
+      }
+      float* v = V + c * nt + (ty - ty0) * TW;
+      const int64_t xs = C * nt;  // between the 16 ξ planes
+      int64_t tx = 0;
+      for (; tx + 4 <= TW; tx += 4) {
+        v4 d[4][4];
+        for (int i = 0; i < 4; i++) {
+          d[i][0] = load4(ev[i] + tx);
+          d[i][1] = load4(od[i] + tx);
+          d[i][2] = load4(ev[i] + tx + 1);
+          d[i][3] = load4(od[i] + tx + 1);
+        }
+        v4 t[4][4];
+        for (int j = 0; j < 4; j++) {
+          t[0][j] = d[0][j] - d[2][j];
+          t[1][j] = d[1][j] + d[2][j];
+          t[2][j] = d[2][j] - d[1][j];
+          t[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; i++) {
+          store4(v + (i * 4 + 0) * xs + tx, t[i][0] - t[i][2]);
+          store4(v + (i * 4 + 1) * xs + tx, t[i][1] + t[i][2]);
+          store4(v + (i * 4 + 2) * xs + tx, t[i][2] - t[i][1]);
+          store4(v + (i * 4 + 3) * xs + tx, t[i][1] - t[i][3]);
+        }
+      }
+      for (; tx < TW; tx++) {
+        float d[4][4], t[4][4];
+        for (int i = 0; i < 4; i++) {
+          d[i][0] = ev[i][tx];
+          d[i][1] = od[i][tx];
+          d[i][2] = ev[i][tx + 1];
+          d[i][3] = od[i][tx + 1];
+        }
+        for (int j = 0; j < 4; j++) {
+          t[0][j] = d[0][j] - d[2][j];
+          t[1][j] = d[1][j] + d[2][j];
+          t[2][j] = d[2][j] - d[1][j];
+          t[3][j] = d[1][j] - d[3][j];
+        }
+        for (int i = 0; i < 4; i++) {
+          v[(i * 4 + 0) * xs + tx] = t[i][0] - t[i][2];
+          v[(i * 4 + 1) * xs + tx] = t[i][1] + t[i][2];
+          v[(i * 4 + 2) * xs + tx] = t[i][2] - t[i][1];
+          v[(i * 4 + 3) * xs + tx] = t[i][1] - t[i][3];
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 // y (overwritten) = conv(x, w) + bias; g must satisfy winograd_applies.
@@ -82,83 +166,7 @@ void conv_forward_winograd(const ConvGeom& g, const float* x, const float* w, co
       float* pad = M + 16 * O * nt;     // [4][PW]
       float* deint = pad + 4 * PW;      // [4][2][TW + 1]
       const float* xn = x + n * C * H * W;
-      // V = Bᵀ d B, Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]];
-      // a tile row at a time from 4 zero-padded input rows, so the loop over tiles has no
-      // bounds checks and vectorises (stores contiguous in t, loads of stride 2)
-      for (int64_t c = 0; c < C; c++) {
-        const float* xc = xn + c * H * W;
-        for (int64_t ty = ty0; ty < ty1; ty++) {
-          for (int i = 0; i < 4; i++) {
-            float* r = pad + i * PW;
-            const int64_t iy = 2 * ty - g.ph + i;
-            std::fill(r, r + PW, 0.f);
-            if (iy >= 0 && iy < H) {
-              const int64_t lo = std::max<int64_t>(0, -g.pw), hi = std::min<int64_t>(W, PW - g.pw);
-              for (int64_t ix = lo; ix < hi; ix++) r[ix + g.pw] = xc[iy * W + ix];
-            }
-          }
-          // r[i] even / odd: the padded row split by parity, so tile tx reads
-          // ev[tx], od[tx], ev[tx + 1], od[tx + 1] (unit stride, 4 tiles a vector)
-          const float* ev[4];
-          const float* od[4];
-          for (int i = 0; i < 4; i++) {
-            float* r = pad + i * PW;
-            float* e = deint + i * 2 * (TW + 1);
-            for (int64_t k = 0; k <= TW; k++) {
-              e[k] = r[2 * k];
-              e[TW + 1 + k] = r[2 * k + 1];
-            }
-            ev[i] = e;
-            od[i] = e + TW + 1;
-          }
-          float* v = V + c * nt + (ty - ty0) * TW;
-          const int64_t xs = C * nt;  // between the 16 ξ planes
-          int64_t tx = 0;
-          for (; tx + 4 <= TW; tx += 4) {
-            v4 d[4][4];
-            for (int i = 0; i < 4; i++) {
-              d[i][0] = load4(ev[i] + tx);
-              d[i][1] = load4(od[i] + tx);
-              d[i][2] = load4(ev[i] + tx + 1);
-              d[i][3] = load4(od[i] + tx + 1);
-            }
-            v4 t[4][4];
-            for (int j = 0; j < 4; j++) {
-              t[0][j] = d[0][j] - d[2][j];
-              t[1][j] = d[1][j] + d[2][j];
-              t[2][j] = d[2][j] - d[1][j];
-              t[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              store4(v + (i * 4 + 0) * xs + tx, t[i][0] - t[i][2]);
-              store4(v + (i * 4 + 1) * xs + tx, t[i][1] + t[i][2]);
-              store4(v + (i * 4 + 2) * xs + tx, t[i][2] - t[i][1]);
-              store4(v + (i * 4 + 3) * xs + tx, t[i][1] - t[i][3]);
-            }
-          }
-          for (; tx < TW; tx++) {
-            float d[4][4], t[4][4];
-            for (int i = 0; i < 4; i++) {
-              d[i][0] = ev[i][tx];
-              d[i][1] = od[i][tx];
-              d[i][2] = ev[i][tx + 1];
-              d[i][3] = od[i][tx + 1];
-            }
-            for (int j = 0; j < 4; j++) {
-              t[0][j] = d[0][j] - d[2][j];
-              t[1][j] = d[1][j] + d[2][j];
-              t[2][j] = d[2][j] - d[1][j];
-              t[3][j] = d[1][j] - d[3][j];
-            }
-            for (int i = 0; i < 4; i++) {
-              v[(i * 4 + 0) * xs + tx] = t[i][0] - t[i][2];
-              v[(i * 4 + 1) * xs + tx] = t[i][1] + t[i][2];
-              v[(i * 4 + 2) * xs + tx] = t[i][2] - t[i][1];
-              v[(i * 4 + 3) * xs + tx] = t[i][1] - t[i][3];
-            }
-          }
-        }
-      }
+      input_transform(g, xn, ty0, ty1, TW, PW, V, nt, pad, deint);
       for (int xi = 0; xi < 16; xi++)
         gemm(false, false, O, nt, C, 1.f, U.data() + xi * O * C, C, V + xi * C * nt, nt, 0.f, M + xi * O * nt, nt, conc <= 1);
       // y = Aᵀ m A, Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]; two output rows per tile row, through
@@ -250,6 +258,92 @@ void conv_backward_input_winograd(const ConvGeom& g, const float* w, const float
     for (int64_t c = 0; c < g.C; c++)
       for (int u = 0; u < 9; u++) wt[(c * g.Cout + o) * 9 + (8 - u)] = w[(o * g.C + c) * 9 + u];
   conv_forward_winograd(t, gy, wt.data(), nullptr, gx, false);
+}
+
+}  // namespace blasnet
+
+namespace blasnet {
+
+// gw (overwritten) = the weight gradient, the adjoint of the forward above:
+//   dU[ξ][o][c] = Σ_t (A g_t Aᵀ)[ξ][o] · V[ξ][c][t]    g_t: the 2×2 output-gradient block of tile t
+//   gw[o, c] = Gᵀ dU[·][o][c] G
+// Blocks of tile rows are dealt into at most 8 contiguous groups, each summing its blocks
+// in order into its own dU (GEMM beta = 1); the groups are added in order: the result
+// does not depend on the thread count.
+void conv_backward_weight_winograd(const ConvGeom& g, const float* x, const float* gy, float* gw) {
+  const int64_t C = g.C, O = g.Cout, OH = g.OH, OW = g.OW;
+  const int64_t TH = (OH + 1) / 2, TW = (OW + 1) / 2, PW = 2 * TW + 2, usize = 16 * O * C;
+  const int64_t per_row = 16 * (C + O) * TW;
+  const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(conv_workspace_limit() / sizeof(float)));
+  const int64_t rows = std::clamp<int64_t>(std::min(kBlockFloats, cap) / std::max<int64_t>(per_row, 1), 1, TH);
+  const int64_t nblk = (TH + rows - 1) / rows, count = g.N * nblk;
+  const int64_t ws = rows * per_row + 4 * PW + 8 * (TW + 1);
+  const int64_t A = std::max<int64_t>(1, std::min<int64_t>({8, count, cap / 4 / std::max<int64_t>(usize, 1)}));
+  std::vector<float> dU(static_cast<size_t>(A * usize), 0.f);
+  int64_t conc = std::min<int64_t>({num_threads(), A, std::max<int64_t>(1, cap / ws)});
+  conc = std::max<int64_t>(conc, 1);
+  auto group = [&](int64_t a0, int64_t a1) {
+    Scratch buf(static_cast<size_t>(ws));
+    for (int64_t a = a0; a < a1; a++)
+      for (int64_t k = count * a / A; k < count * (a + 1) / A; k++) {
+        const int64_t n = k / nblk, ty0 = k % nblk * rows, ty1 = std::min(TH, ty0 + rows), nt = (ty1 - ty0) * TW;
+        float* V = buf.p;                // [16][C][nt]
+        float* Mg = buf.p + 16 * C * nt;  // [16][O][nt]
+        float* pad = Mg + 16 * O * nt;
+        float* deint = pad + 4 * PW;
+        input_transform(g, x + n * C * g.H * g.W, ty0, ty1, TW, PW, V, nt, pad, deint);
+        // Mg = A g Aᵀ, A = [[1, 0], [1, 1], [1, −1], [0, −1]] (zero outside the output)
+        const float* gn = gy + n * O * OH * OW;
+        for (int64_t o = 0; o < O; o++) {
+          const float* go = gn + o * OH * OW;
+          for (int64_t ty = ty0; ty < ty1; ty++)
+            for (int64_t tx = 0; tx < TW; tx++) {
+              const int64_t oy = 2 * ty, ox = 2 * tx;
+              const bool y1 = oy + 1 < OH, x1 = ox + 1 < OW;
+              const float g00 = go[oy * OW + ox], g01 = x1 ? go[oy * OW + ox + 1] : 0.f;
+              const float g10 = y1 ? go[(oy + 1) * OW + ox] : 0.f, g11 = y1 && x1 ? go[(oy + 1) * OW + ox + 1] : 0.f;
+              const float s[4][2] = {{g00, g01}, {g00 + g10, g01 + g11}, {g00 - g10, g01 - g11}, {-g10, -g11}};
+              const int64_t col = (ty - ty0) * TW + tx;
+              for (int i = 0; i < 4; i++) {
+                const float r[4] = {s[i][0], s[i][0] + s[i][1], s[i][0] - s[i][1], -s[i][1]};
+                for (int j = 0; j < 4; j++) Mg[((i * 4 + j) * O + o) * nt + col] = r[j];
+              }
+            }
+        }
+        float* du = dU.data() + a * usize;
+        for (int xi = 0; xi < 16; xi++)
+          gemm(false, true, O, C, nt, 1.f, Mg + xi * O * nt, nt, V + xi * C * nt, nt, 1.f, du + xi * O * C, C, conc <= 1);
+      }
+  };
+  if (conc <= 1) {
+    group(0, A);
+  } else {
+    std::atomic<int64_t> next{0};
+    parallel_for(conc, 1, [&](int64_t, int64_t) {
+      for (int64_t a; (a = next.fetch_add(1)) < A;) group(a, a + 1);
+    });
+  }
+  for (int64_t a = 1; a < A; a++)
+    for (int64_t i = 0; i < usize; i++) dU[i] += dU[a * usize + i];
+  // gw = Gᵀ D G, G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t c = 0; c < C; c++) {
+      float D[4][4];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) D[i][j] = dU[((i * 4 + j) * O + o) * C + c];
+      float t[3][4];
+      for (int j = 0; j < 4; j++) {
+        t[0][j] = D[0][j] + 0.5f * (D[1][j] + D[2][j]);
+        t[1][j] = 0.5f * (D[1][j] - D[2][j]);
+        t[2][j] = 0.5f * (D[1][j] + D[2][j]) + D[3][j];
+      }
+      float* k = gw + (o * C + c) * 9;
+      for (int i = 0; i < 3; i++) {
+        k[i * 3 + 0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+        k[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]);
+        k[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+      }
+    }
 }
 
 }  // namespace blasnet

@@ -116,6 +116,7 @@ int conv_winograd();
 bool conv_uses_winograd(const ConvGeom& g);
 void conv_forward_winograd(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu);
 void conv_backward_input_winograd(const ConvGeom& g, const float* w, const float* gy, float* gx);
+void conv_backward_weight_winograd(const ConvGeom& g, const float* x, const float* gy, float* gw);
 
 // ---- pooling: planes = N*C, spatial [D, H, W] → [OD, OH, OW] -------------------
 struct PoolGeom {
