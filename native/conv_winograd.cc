@@ -12,7 +12,8 @@
 // V and M fit a fixed budget (under conv_workspace_limit()), blocks run in parallel;
 // each output is written by one block, so results do not depend on the thread count.
 // The grad input is the same algorithm on gy with the weights flipped and transposed
-// (padding 2 − p). The GEMM path (conv.cc) is the oracle: tests compare the two.
+// (padding 2 − p); the grad weight is the adjoint of the forward (at the end of the file).
+// The GEMM path (conv.cc) is the oracle: tests compare the two, and both with naive loops.
 #include <algorithm>
 #include <atomic>
 #include <cstring>

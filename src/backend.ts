@@ -23,7 +23,7 @@ export interface BackendInfo {
    */
   convWorkspaceLimit: number;
   /**
-   * Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (forward and grad input): `auto` (where it is faster:
+   * Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions (forward and both gradients): `auto` (where it is faster:
    * 16+ channels in and out), `off` (the GEMM lowering always) or `force` (wherever it applies); see
    * {@link setConvWinograd} and `BLASNET_CONV_WINOGRAD`.
    */
@@ -84,9 +84,8 @@ export function getConvWorkspaceLimit(): number {
 
 /**
  * Chooses when 2-D 3×3 stride-1, dilation-1, ungrouped convolutions (padding ≤ 2) run as Winograd F(2×2, 3×3) —
- * 16 multiplies per output pair of channels and 2×2 outputs instead of 36 — for the forward and the input gradient
- * (the weight gradient always uses the GEMM lowering). `'auto'` (default): layers with at least 16 input and output
- * channels; `'off'`: the GEMM lowering always (the reference); `'force'`: wherever it applies. Winograd rounds
+ * 16 multiplies per pair of channels and 2×2 outputs instead of 36 — for the forward and both gradients.
+ * `'auto'` (default): layers with at least 16 input and output channels; `'off'`: the GEMM lowering always (the reference); `'force'`: wherever it applies. Winograd rounds
  * differently from the lowering (agreement ~1e-5 relative on unit-scale data). Also `BLASNET_CONV_WINOGRAD` at load.
  */
 export function setConvWinograd(mode: WinogradMode): void {
