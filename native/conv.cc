@@ -153,8 +153,8 @@ void im2col(const ConvGeom& g, const float* x, int64_t q0, int64_t q1, float* co
           float* dst = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * ld;
           const int64_t ix0 = kx * g.dw - g.pw;
           const Span sp = inside(ix0, g.sw, g.W, g.OW);
-          for (int64_t q = q0; q < q1; q++) {
-            const int64_t od = q / g.OH, oh = q - od * g.OH;
+          // (od, oh) of row q, stepped without a division per row (rows can be a few floats)
+          for (int64_t q = q0, od = q0 / g.OH, oh = q0 % g.OH; q < q1; q++, oh = oh + 1 == g.OH ? (od++, 0) : oh + 1) {
             const int64_t iz = od * g.sd - g.pd + kz * g.dd, iy = oh * g.sh - g.ph + ky * g.dh;
             float* d = dst + (q - q0) * g.OW;
             if (iz < 0 || iz >= g.D || iy < 0 || iy >= g.H) {
@@ -184,8 +184,7 @@ void col2im(const ConvGeom& g, const float* col, int64_t ld, int64_t q0, int64_t
           const float* srcp = col + (((c * g.kd + kz) * g.kh + ky) * g.kw + kx) * ld;
           const int64_t ix0 = kx * g.dw - g.pw;
           const Span sp = inside(ix0, g.sw, g.W, g.OW);
-          for (int64_t q = q0; q < q1; q++) {
-            const int64_t od = q / g.OH, oh = q - od * g.OH;
+          for (int64_t q = q0, od = q0 / g.OH, oh = q0 % g.OH; q < q1; q++, oh = oh + 1 == g.OH ? (od++, 0) : oh + 1) {
             const int64_t iz = od * g.sd - g.pd + kz * g.dd, iy = oh * g.sh - g.ph + ky * g.dh;
             if (iz < 0 || iz >= g.D || iy < 0 || iy >= g.H) continue;
             const float* s = srcp + (q - q0) * g.OW;
