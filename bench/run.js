@@ -154,6 +154,7 @@ for (let r = 0; r < rounds; r++) {
   }
   perRound.push(res);
 }
+const huge = hugeConvRounds();
 if (onnxModel) fs.rmSync(onnxModel, { force: true });
 if (serveDir) fs.rmSync(serveDir, { recursive: true, force: true });
 
@@ -230,7 +231,7 @@ const targets = [
     value: ratio((r) => Math.max(get(r[`blasnet@${t}`], 'infer_b256_img_s') ?? 0, get(r[`blasnet@${t}`], 'infer_b256_fast_img_s') ?? 0) / get(r[`onnxruntime@${t}`], 'infer_b256_img_s')),
   })),
   { name: 'batch-1 latency p50 vs onnxruntime-node (lower is better)', target: 0.5, cmp: '<=', value: ratio((r) => Math.min(best(r, 'blasnet', 'b1_p50_us', true) ?? Infinity, best(r, 'blasnet', 'b1_fast_p50_us', true) ?? Infinity) / best(r, 'onnxruntime', 'b1_p50_us', true)) },
-  { name: 'ResNet-style conv fwd+bwd vs PyTorch (best threads each)', target: 1.0, cmp: '>=', value: ratio((r) => best(r, 'blasnet', 'conv.resnet_64_56.fwdbwd_gflops') / best(r, 'pytorch', 'conv.resnet_64_56.fwdbwd_gflops')) },
+  { name: 'ResNet-style conv fwd+bwd vs PyTorch (best threads each)', target: 1.2, cmp: '>=', value: ratio((r) => best(r, 'blasnet', 'conv.resnet_64_56.fwdbwd_gflops') / best(r, 'pytorch', 'conv.resnet_64_56.fwdbwd_gflops')) },
   ...threadCounts.map((t) => ({
     name: `matmul 1024³ vs sgemm from C, ${t} thread(s)`, target: 0.8, cmp: '>=',
     value: ratio((r) => get(r[`blasnet@${t}`], 'sgemm_1024_gflops') / get(r[`c-sgemm@${t}`], 'sgemm_1024_gflops')),
@@ -251,6 +252,7 @@ targets.push(
   { name: 'burst of 1000 forwardAsync(): worst gap, ms', target: 20, cmp: '<=', unit: ' ms', value: ratio((r) => best(r, 'blasnet-serve', 'burst.forward_async_worst_gap_ms', true)) },
   { name: `first run() of a new ${quick ? 512 : 1024}² shape beyond the input copy: event-loop ms`, target: 20, cmp: '<=', unit: ' ms', value: ratio((r) => best(r, 'blasnet-serve', `first_run.compile_ms_${quick ? 512 : 1024}`, true)) },
 );
+targets.push(...hugeConvTargets(huge));
 for (const t of targets) t.met = t.value === undefined ? null : t.cmp === '>=' ? t.value >= t.target : t.value <= t.target;
 
 // ---------------------------------------------------------------------------
@@ -275,6 +277,7 @@ if (serveCols.length) {
   console.log(sw.map((w) => '-'.repeat(w)).join('  '));
   for (const r of srows) console.log(sline(r));
 }
+printConvRows(huge);
 console.log('\ntargets (ratio blasnet/peer, median of per-round ratios):');
 for (const t of targets)
   console.log(`  ${t.met === null ? '  n/a' : t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.value === undefined ? 'not measured' : t.value.toFixed(2) + (t.unit ?? '×')} (target ${t.cmp} ${t.target}${t.unit ?? '×'})`);
@@ -306,6 +309,7 @@ fs.writeFileSync(
       rounds: perRound,
       medians: med,
       targets,
+      huge_conv: huge,
       notes: [...new Set(notes)],
     },
     null,
@@ -319,4 +323,52 @@ console.log(`\nwrote ${path.relative(process.cwd(), outFile)}`);
 if (!flag('--no-mpi')) {
   console.log('');
   spawnSync(process.execPath, [path.join(__dirname, 'mpi_scaling.js'), ...(quick ? ['--quick'] : [])], { cwd: root, stdio: 'inherit' });
+}
+
+// ---------------------------------------------------------------------------
+// The GEMM-path rows (#12): the ResNet-style layer as a fraction of the machine's
+// sgemm peak, and conv2d 3→8 3×3 stride 2 on [1, 3, S, S] (S = 10,000; --quick
+// 2,000), forward + weight gradient, time and peak RSS for blasnet and PyTorch
+// (bench/huge_conv.js, bench/huge_conv.py), interleaved round by round at the
+// machine's thread count. Goals: time ≥ 1.0× PyTorch (ratio = PyTorch s / blasnet s),
+// peak RSS ≤ input + output + 256 MiB.
+function hugeConvRounds() {
+  const size = Number(opt('--huge-size', quick ? 2000 : 10000)), t = Math.max(...threadCounts);
+  const res = [];
+  if (flag('--no-huge')) return { size, threads: t, rounds: res };
+  for (let r = 0; r < rounds; r++) {
+    log(`round ${r + 1}/${rounds}: conv2d on [1,3,${size},${size}] (blasnet, ${t} threads)`);
+    const b = run('blasnet-huge', process.execPath, [path.join(__dirname, 'huge_conv.js'), '--threads', String(t), '--size', String(size)]);
+    const p = hasTorch ? (log(`round ${r + 1}/${rounds}: conv2d on [1,3,${size},${size}] (pytorch)`), run('pytorch-huge', python, [path.join(__dirname, 'huge_conv.py'), '--threads', String(t), '--size', String(size)])) : null;
+    res.push({ blasnet: b, pytorch: p });
+  }
+  return { size, threads: t, rounds: res };
+}
+
+function hugeConvTargets(h) {
+  if (!h.rounds.length) return [];
+  const bound = (x) => x && x.input_mb + x.output_mb + 256;
+  return [
+    { name: `conv2d 3→8 3×3 s2 on [1,3,${h.size},${h.size}] fwd + grad weight, time vs PyTorch (${h.threads} threads)`, target: 1.0, cmp: '>=', value: median(h.rounds.map((r) => r.pytorch?.total_s / r.blasnet?.total_s)) },
+    { name: `that conv's peak RSS ÷ (input + output + 256 MiB), blasnet`, target: 1.0, cmp: '<=', value: median(h.rounds.map((r) => r.blasnet?.peak_rss_mb / bound(r.blasnet))) },
+  ];
+}
+
+function printConvRows(h) {
+  const peakOf = (t) => median(perRound.map((r) => get(r[`blasnet@${t}`], 'sgemm_2048_gflops') ?? get(r[`blasnet@${t}`], 'sgemm_1024_gflops')));
+  const cells = [];
+  for (const t of threadCounts) {
+    const g = med[`blasnet@${t}`]?.['conv.resnet_64_56.fwdbwd_gflops'], pk = peakOf(t), pt = med[`pytorch@${t}`]?.['conv.resnet_64_56.fwdbwd_gflops'];
+    if (g !== undefined) cells.push(`${t} thr: ${fmt(g)} GFLOP/s = ${pk ? ((100 * g) / pk).toFixed(0) + '% of sgemm peak ' + fmt(pk) : '? of peak'}${pt !== undefined ? `, PyTorch ${fmt(pt)} (${(g / pt).toFixed(2)}×)` : ''}`);
+  }
+  if (cells.length) console.log(`\nResNet 64→64 3×3 56² b8 fwd+bwd (goal ≥ 1.2× PyTorch): ${cells.join('; ')}`);
+  if (!h.rounds.length) return;
+  const m = (side, k) => median(h.rounds.map((r) => r[side]?.[k]));
+  console.log(`conv2d 3→8 3×3 s2 on [1,3,${h.size},${h.size}], fwd + grad weight, ${h.threads} threads, best of 2 per round, medians of ${h.rounds.length} round(s):`);
+  for (const side of ['blasnet', 'pytorch']) {
+    if (m(side, 'total_s') === undefined) continue;
+    const bound = m(side, 'input_mb') + m(side, 'output_mb') + 256;
+    console.log(`  ${side.padEnd(8)} ${m(side, 'total_s').toFixed(2)} s (fwd ${m(side, 'fwd_s').toFixed(2)} + grad weight ${m(side, 'wgrad_s').toFixed(2)}), peak RSS ${fmt(m(side, 'peak_rss_mb'))} MiB (input + output + 256 MiB = ${fmt(bound)} MiB; before the conv ${fmt(m(side, 'base_rss_mb'))} MiB)`);
+  }
+  for (const r of h.rounds) for (const side of ['blasnet', 'pytorch']) if (r[side]?.error) notes.push(`huge conv ${side}: ${r[side].error}`);
 }

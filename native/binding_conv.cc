@@ -144,6 +144,22 @@ FN(ConvPoolBackward) {
   return r;
 } END
 
+FN(SetConvWorkspaceLimit) {
+  set_conv_workspace_limit(static_cast<size_t>(nonneg(info, 0, "bytes")));
+  return env.Undefined();
+} END
+
+FN(SetConvWinograd) {
+  const int64_t m = i64(info, 0, "mode");
+  if (m < 0 || m > 2) fail(env, "setConvWinograd: mode must be 0, 1 or 2");
+  set_conv_winograd(static_cast<int>(m));
+  return env.Undefined();
+} END
+
+FN(GetConvWinograd) { return Napi::Number::New(env, conv_winograd()); } END
+
+FN(GetConvWorkspaceLimit) { return Napi::Number::New(env, static_cast<double>(conv_workspace_limit())); } END
+
 }  // namespace
 
 void init_conv(Napi::Env env, Napi::Object exports) {
@@ -153,6 +169,10 @@ void init_conv(Napi::Env env, Napi::Object exports) {
   EXPORT("convTransposeForward", ConvTransposeForward);
   EXPORT("convPoolForward", ConvPoolForward);
   EXPORT("convPoolBackward", ConvPoolBackward);
+  EXPORT("setConvWorkspaceLimit", SetConvWorkspaceLimit);
+  EXPORT("getConvWorkspaceLimit", GetConvWorkspaceLimit);
+  EXPORT("setConvWinograd", SetConvWinograd);
+  EXPORT("getConvWinograd", GetConvWinograd);
 #undef EXPORT
 }
 

@@ -180,8 +180,8 @@ bool forward(const ConvGeom& g, const float* x, const float* w, const float* bia
     for (int64_t oh = 0; oh < g.OH; oh++) {
       const float* s = yw + oh * c.Wp;
       float* dr = d + oh * g.OW;
-      if (relu)  // as conv.cc's GEMM path (the plans' fused ReLU)
-        for (int64_t ow = 0; ow < g.OW; ow++) dr[ow] = s[ow] > 0.f ? s[ow] : 0.f;
+      if (relu)  // as conv.cc's GEMM path
+        for (int64_t ow = 0; ow < g.OW; ow++) dr[ow] = s[ow] < 0.f ? 0.f : s[ow];  // PyTorch's relu: NaN and -0 pass
       else
         std::memcpy(dr, s, g.OW * sizeof(float));
     }

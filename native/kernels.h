@@ -110,6 +110,19 @@ struct ConvGeom {
 void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu = false);
 // Any of gx / gw / gb may be null (not needed). gw and gb are overwritten.
 void conv_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb);
+// The bound on the lowering's workspace of one conv call, all tiles in flight together (bytes;
+// default 64 MiB). The floor is one output row's lowering, whatever the limit.
+void set_conv_workspace_limit(size_t bytes);
+size_t conv_workspace_limit();
+// Winograd F(2x2, 3x3) (conv_winograd.cc) for 2-D 3x3, stride 1, dilation 1, one group, padding <= 2.
+// Mode: 0 off (the GEMM path always), 1 auto (where it is faster: conv_uses_winograd), 2 force (wherever it applies).
+bool winograd_applies(const ConvGeom& g);
+void set_conv_winograd(int mode);
+int conv_winograd();
+bool conv_uses_winograd(const ConvGeom& g);
+void conv_forward_winograd(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu);
+void conv_backward_input_winograd(const ConvGeom& g, const float* w, const float* gy, float* gx);
+void conv_backward_weight_winograd(const ConvGeom& g, const float* x, const float* gy, float* gw);
 
 // ---- pooling: planes = N*C, spatial [D, H, W] → [OD, OH, OW] -------------------
 struct PoolGeom {

@@ -122,6 +122,7 @@ export function runBackward(root: Tensor, seed: Tensor, opts: BackwardOptions = 
   if (!rootNode) {
     // A leaf: its gradient is the seed itself.
     root._accumulateGrad(seed, false);
+    seed.dispose();
     return;
   }
   // Topological order by iterative DFS over nodes.
@@ -160,7 +161,7 @@ export function runBackward(root: Tensor, seed: Tensor, opts: BackwardOptions = 
   const prevMode = setGradEnabled(false); // backward itself is not recorded
   holdDisposals++;
   try {
-    walk(order, grads, opts);
+    walk(order, grads, opts, seed._storage);
   } finally {
     setGradEnabled(prevMode);
     for (const g of grads.values()) g.dispose();
@@ -169,7 +170,8 @@ export function runBackward(root: Tensor, seed: Tensor, opts: BackwardOptions = 
   }
 }
 
-function walk(order: GradNode[], grads: Map<GradNode, Tensor>, opts: BackwardOptions): void {
+// `borrowed`: the storage of the seed, which the caller still owns — a leaf copies a gradient that is it.
+function walk(order: GradNode[], grads: Map<GradNode, Tensor>, opts: BackwardOptions, borrowed: Tensor['_storage']): void {
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k];
     const g = grads.get(node);
@@ -195,7 +197,9 @@ function walk(order: GradNode[], grads: Map<GradNode, Tensor>, opts: BackwardOpt
           gi.dispose();
         } else grads.set(n, gi);
       } else {
-        inp._accumulateGrad(gi, true);
+        const shared = gi._storage === borrowed;
+        inp._accumulateGrad(gi, !shared);
+        if (shared) gi.dispose();
       }
     }
     if (!opts.retainGraph) node.release();

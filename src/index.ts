@@ -28,7 +28,7 @@ export {
 export { select, narrow, slice, index, indexSelect, gather, where, type IndexSpec, type IndexLike } from './ops/index';
 export { cat, stack, split, chunk, unbind } from './ops/join';
 export { noGrad, isGradEnabled, type BackwardOptions } from './autograd';
-export { backendInfo, setNumThreads, getNumThreads, type BackendInfo } from './backend';
+export { backendInfo, setNumThreads, getNumThreads, setConvWorkspaceLimit, getConvWorkspaceLimit, setConvWinograd, type BackendInfo, type WinogradMode } from './backend';
 export { broadcastShapes } from './ops/elementwise';
 export * as nn from './nn';
 export * as optim from './optim';

@@ -193,6 +193,10 @@ export interface NativeAddon {
   memoryInfo(): { liveBytes: number; cachedBytes: number };
   poolTrim(): void;
   poolSetLimit(bytes: number): void;
+  setConvWorkspaceLimit(bytes: number): void;
+  getConvWorkspaceLimit(): number;
+  setConvWinograd(mode: number): void;
+  getConvWinograd(): number;
 }
 
 /** @internal */

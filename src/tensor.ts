@@ -396,7 +396,9 @@ export class Tensor {
       gradient._check('backward');
       if (!sameShape(gradient.shape, this.shape))
         throw new Error(`backward: gradient has shape [${gradient.shape.join(',')}] but the tensor has shape [${this.shape.join(',')}]`);
-      seed = Tensor._wrap(native.clone(gradient._h('backward')), this.shape);
+      // Shares the caller's storage (no copy of an output-sized tensor): in-place
+      // accumulation is copy-on-write, and a leaf never adopts it (runBackward).
+      seed = new Tensor(gradient._storage.retain(), this.shape);
     }
     keep(seed);
     runBackward(this, seed, options ?? {});
