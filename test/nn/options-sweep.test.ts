@@ -153,6 +153,7 @@ const ROWS: Row[] = [
 const NO_OPTIONS = new Set(`
 Tensor tensor zeros ones full arange rand randn zerosLike onesLike manualSeed tidy keep dispose memoryInfo select narrow slice index
 indexSelect gather where cat stack split chunk unbind noGrad isGradEnabled backendInfo setNumThreads getNumThreads broadcastShapes save load
+setConvWorkspaceLimit getConvWorkspaceLimit setConvWinograd
 nn.Module nn.Parameter nn.isParameter nn.Sequential nn.SequentialModule nn.Sigmoid nn.Tanh nn.Identity nn.Unflatten nn._BatchNorm
 nn.functional.relu nn.functional.sigmoid nn.functional.tanh nn.functional.leakyRelu nn.functional.softmax nn.functional.logSoftmax
 nn.functional.linear nn.functional.dropout nn.functional.poolOutSize

@@ -3,25 +3,9 @@
 // accepts them (x.view(t.shape)); modules are callable (model(x)); the new
 // ops are typed. Compiled with the TypeScript compiler API against src/.
 import { describe, it, expect } from 'vitest';
-import * as path from 'node:path';
-import * as ts from 'typescript';
+import { typeErrors as typeErrorsIn } from '../helpers/typecheck';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-
-function typeErrors(code: string): string[] {
-  const file = path.join(ROOT, 'test', 'tensor', '__types_snippet__.ts');
-  const options: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16,
-    strict: true, noEmit: true, skipLibCheck: true, types: ['node'], lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
-  };
-  const host = ts.createCompilerHost(options);
-  const read = host.readFile.bind(host);
-  host.readFile = (f) => (path.resolve(f) === file ? code : read(f));
-  const exists = host.fileExists.bind(host);
-  host.fileExists = (f) => path.resolve(f) === file || exists(f);
-  const program = ts.createProgram([file], options, host);
-  return ts.getPreEmitDiagnostics(program, program.getSourceFile(file)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-}
+const typeErrors = (code: string): string[] => typeErrorsIn(code, 'tensor');
 
 describe('types', () => {
   it('readonly shapes, callable modules and the new ops type-check without casts; misuse does not', () => {
