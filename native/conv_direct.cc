@@ -80,6 +80,13 @@ struct Corr {
     const int64_t cmax = std::max(1, std::min(8, acc / 2));
     const int64_t nb = (Mo + cmax - 1) / cmax;
     cm = (Mo + nb - 1) / nb;
+    // Blocks of acc/3 channels × 3 vectors fill the accumulators with fewer loads per FMA (3 vectors
+    // + acc/3 broadcasts for acc FMAs, against 2 + acc/2) where they tile Mo exactly. AVX2 (acc 12), 16
+    // channels: 4 blocks of 4 instead of 6 + 6 + 4, measured 1.25-1.35× faster on ResNet-8's 16→16 32²
+    // layer (batch 1 and 64). AVX-512 (acc 24) already has blocks of 8 there; the scalar twin keeps its own.
+    // Each output's sum runs in the same order whatever the block: only the speed changes.
+    const int64_t c3 = acc / 3;
+    if (acc % 3 == 0 && c3 >= 1 && c3 <= 8 && Mo % c3 == 0 && Mo > cmax) cm = c3;
   }
   // floats of one sample's padded planes, with the slack the last vectors read past the end
   int64_t padded() const { return G * Cg * plane + Wp + 64; }
