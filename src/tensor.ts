@@ -222,8 +222,9 @@ export class Tensor {
     if (!(storage instanceof Storage) || !Array.isArray(shape))
       throw new TypeError('Tensor: the constructor is internal; create tensors with tensor(), zeros(), ones(), rand(), …');
     this._storage = storage;
-    this.shape = Object.freeze(shape.slice());
-    this.numel = numelOf(shape);
+    // A frozen shape (another tensor's) cannot change under us: share it instead of copying.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+    this.numel = numelOf(this.shape);
     track(this);
   }
 
@@ -735,7 +736,7 @@ export function fromOp(
   saved: Tensor[] = [],
 ): Tensor {
   const t = Tensor._wrap(handle, shape);
-  if (isGradEnabled() && inputs.some((x) => x.requiresGrad)) {
+  if (isGradEnabled() && anyRequiresGrad(inputs)) {
     for (const s of saved) untrack(s);
     t._setNode(name, inputs, backward, onRelease, saved);
   } else {
@@ -743,6 +744,11 @@ export function fromOp(
     for (const s of saved) s.dispose();
   }
   return t;
+}
+
+function anyRequiresGrad(inputs: Tensor[]): boolean {
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].requiresGrad) return true;
+  return false;
 }
 
 /** @internal Whether an op on these inputs records a node. */

@@ -233,9 +233,20 @@ export function abs(x: Tensor): Tensor {
   });
 }
 
+// 'ReluBackward' → 'relu', computed once per node name rather than per call
+const activationOps = new Map<string, string>();
+function activationOp(name: string): string {
+  let op = activationOps.get(name);
+  if (op === undefined) {
+    op = name.replace('Backward', '').replace(/^./, (c) => c.toLowerCase());
+    activationOps.set(name, op);
+  }
+  return op;
+}
+
 function activation(name: string, code: Un, back: Act, x: Tensor, s = 0): Tensor {
   let y: Tensor;
-  const op = name.replace('Backward', '').replace(/^./, (c) => c.toLowerCase());
+  const op = activationOp(name);
   y = fromOp(unaryOp(code, x, s, op), x.shape, name, [x], (g) => [
     Tensor._wrap(native.activationBackward(back, g._h(name), y._h(name)), g.shape),
   ]);
