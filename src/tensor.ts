@@ -102,6 +102,11 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Tensor>();
   collectTensors(result, kept);
+  if (kept.size === 0) {
+    // nothing returned: nothing made here survives (the common training step and inference call)
+    for (const t of scope) t.dispose();
+    return result;
+  }
   const returned = new Set(kept);
   // A returned tensor's graph must survive too, so backward can run after tidy.
   // The tensors made here that only the graph needs are handed to it: each is
