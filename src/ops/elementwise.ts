@@ -6,11 +6,19 @@ import { Tensor, fromOp, describe, sameShape, numelOf } from '../tensor';
 import { Bin, Un, Act } from './codes';
 import { numberArg } from './args';
 
+function isShape(s: unknown): boolean {
+  if (!Array.isArray(s)) return false;
+  for (let i = 0; i < s.length; i++) {
+    const d = s[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) return false;
+  }
+  return true;
+}
+
 /** @internal The broadcast result shape of a and b, or a clear Error. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
-  for (const [k, s] of [['a', a], ['b', b]] as const)
-    if (!Array.isArray(s) || !s.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
-      throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape ${k} must be an array of non-negative integers, got ${describe(s)}`);
+  if (!isShape(a)) throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape a must be an array of non-negative integers, got ${describe(a)}`);
+  if (!isShape(b)) throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape b must be an array of non-negative integers, got ${describe(b)}`);
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {

@@ -97,7 +97,9 @@ export function poolInput(op: string, nd: number, x: Tensor): void {
   if (x.ndim !== nd + 2 && x.ndim !== nd + 1)
     throw new Error(`${op}: expected a ${nd + 2}-d input [N, C, …] (or ${nd + 1}-d without batch), got shape [${x.shape.join(',')}]`);
   const first = x.ndim === nd + 2 ? 1 : 0;
-  if (x.shape.slice(first).some((d) => d === 0))
+  let empty = false;
+  for (let i = first; i < x.ndim; i++) if (x.shape[i] === 0) empty = true;
+  if (empty)
     throw new RangeError(`${op}: expected non-empty channel and spatial dims, got input shape [${x.shape.join(',')}]`);
 }
 
