@@ -69,7 +69,9 @@ abstract class MaxPoolNd extends PoolNd {
   }
   protected poolWith(x: Tensor, idx: boolean): Tensor | [Tensor, Tensor] {
     const f = MAX_POOLS[this.nd - 1];
-    return f(x, { ...(this.options as MaxPoolOptions), returnIndices: idx });
+    const o = this.options as MaxPoolOptions;
+    // the op copies its options: pass the layer's own when they already say this
+    return f(x, (o.returnIndices ?? false) === idx ? o : { ...o, returnIndices: idx });
   }
 }
 
