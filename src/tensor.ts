@@ -102,6 +102,11 @@ export function tidy<T>(fn: () => T): T {
   }
   const kept = new Set<Tensor>();
   collectTensors(result, kept);
+  if (kept.size === 0) {
+    // nothing returned: nothing made here survives (the common training step and inference call)
+    for (const t of scope) t.dispose();
+    return result;
+  }
   const returned = new Set(kept);
   // A returned tensor's graph must survive too, so backward can run after tidy.
   // The tensors made here that only the graph needs are handed to it: each is
@@ -222,8 +227,9 @@ export class Tensor {
     if (!(storage instanceof Storage) || !Array.isArray(shape))
       throw new TypeError('Tensor: the constructor is internal; create tensors with tensor(), zeros(), ones(), rand(), …');
     this._storage = storage;
-    this.shape = Object.freeze(shape.slice());
-    this.numel = numelOf(shape);
+    // A frozen shape (another tensor's) cannot change under us: share it instead of copying.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+    this.numel = numelOf(this.shape);
     track(this);
   }
 
@@ -735,7 +741,7 @@ export function fromOp(
   saved: Tensor[] = [],
 ): Tensor {
   const t = Tensor._wrap(handle, shape);
-  if (isGradEnabled() && inputs.some((x) => x.requiresGrad)) {
+  if (isGradEnabled() && anyRequiresGrad(inputs)) {
     for (const s of saved) untrack(s);
     t._setNode(name, inputs, backward, onRelease, saved);
   } else {
@@ -743,6 +749,11 @@ export function fromOp(
     for (const s of saved) s.dispose();
   }
   return t;
+}
+
+function anyRequiresGrad(inputs: Tensor[]): boolean {
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].requiresGrad) return true;
+  return false;
 }
 
 /** @internal Whether an op on these inputs records a node. */

@@ -52,6 +52,8 @@ abstract class PoolNd extends Module {
 type Ints = number | number[];
 type MaxArgs = [stride?: Ints | null | Partial<MaxPoolOptions>, padding?: Ints | Partial<MaxPoolOptions>, dilation?: Ints | Partial<MaxPoolOptions>, returnIndices?: boolean | Partial<MaxPoolOptions>, ceilMode?: boolean | Partial<MaxPoolOptions>, opts?: Partial<MaxPoolOptions>];
 
+const MAX_POOLS = [P.maxPool1d, P.maxPool2d, P.maxPool3d] as ((x: Tensor, o: MaxPoolOptions) => Tensor | [Tensor, Tensor])[];
+
 abstract class MaxPoolNd extends PoolNd {
   constructor(nd: number, kernelSize: Ints | MaxPoolOptions, rest: unknown[]) {
     super(nd, MAX_NAMES, [kernelSize, ...rest]);
@@ -66,8 +68,10 @@ abstract class MaxPoolNd extends PoolNd {
     return this.poolWith(x, true) as [Tensor, Tensor];
   }
   protected poolWith(x: Tensor, idx: boolean): Tensor | [Tensor, Tensor] {
-    const f = [P.maxPool1d, P.maxPool2d, P.maxPool3d][this.nd - 1] as (x: Tensor, o: MaxPoolOptions) => Tensor | [Tensor, Tensor];
-    return f(x, { ...(this.options as MaxPoolOptions), returnIndices: idx });
+    const f = MAX_POOLS[this.nd - 1];
+    const o = this.options as MaxPoolOptions;
+    // the op copies its options: pass the layer's own when they already say this
+    return f(x, (o.returnIndices ?? false) === idx ? o : { ...o, returnIndices: idx });
   }
 }
 
@@ -101,12 +105,14 @@ export class MaxPool3d extends MaxPoolNd {
 
 type AvgArgs = [stride?: Ints | null | Partial<AvgPoolOptions>, padding?: Ints | Partial<AvgPoolOptions>, ceilMode?: boolean | Partial<AvgPoolOptions>, countIncludePad?: boolean | Partial<AvgPoolOptions>, divisorOverride?: number | null | Partial<AvgPoolOptions>, opts?: Partial<AvgPoolOptions>];
 
+const AVG_POOLS = [P.avgPool1d, P.avgPool2d, P.avgPool3d] as ((x: Tensor, o: AvgPoolOptions) => Tensor)[];
+
 abstract class AvgPoolNd extends PoolNd {
   constructor(nd: number, kernelSize: Ints | AvgPoolOptions, rest: unknown[]) {
     super(nd, nd === 1 ? AVG_NAMES.slice(0, 5) : AVG_NAMES, [kernelSize, ...rest]);
   }
   forward(x: Tensor): Tensor {
-    const f = [P.avgPool1d, P.avgPool2d, P.avgPool3d][this.nd - 1] as (x: Tensor, o: AvgPoolOptions) => Tensor;
+    const f = AVG_POOLS[this.nd - 1];
     return f(x, this.options as AvgPoolOptions);
   }
 }

@@ -122,23 +122,31 @@ export function convGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Ten
     throw new Error(`${op}: bias must have shape [${Cout}], got [${bias.shape.join(',')}]`);
   const stride = intTuple(op, 'stride', opts.stride ?? 1, nd, 1);
   const dil = intTuple(op, 'dilation', opts.dilation ?? 1, nd, 1);
-  const ks = weight.shape.slice(2);
-  if (ks.some((k) => k < 1)) throw new Error(`${op}: weight has an empty kernel [${ks.join(',')}]`);
-  const pads = resolvePadding(op, opts.padding, nd, ks, dil, stride);
-  const sp = x.shape.slice(2);
-  const outSp = sp.map((s, i) => convOutSize(s, ks[i], stride[i], pads[i][0], pads[i][1], dil[i]));
-  sp.forEach((s, i) => {
-    const eff = dil[i] * (ks[i] - 1) + 1;
-    if (s + pads[i][0] + pads[i][1] < eff || outSp[i] < 1)
-      throw new Error(`${op}: kernel size [${ks.join(',')}]${dil[i] > 1 ? ` (dilated to ${eff})` : ''} is larger than the padded input [${sp.map((v, j) => v + pads[j][0] + pads[j][1]).join(',')}] (input shape [${x.shape.join(',')}])`);
-  });
-  const outShape = [N, Cout, ...outSp];
+  const xs = x.shape, ws = weight.shape;
+  for (let i = 0; i < nd; i++)
+    if (ws[2 + i] < 1) throw new Error(`${op}: weight has an empty kernel [${ws.slice(2).join(',')}]`);
+  const pads = resolvePadding(op, opts.padding, nd, ws.slice(2), dil, stride);
+  // geometry, spatial dims lifted to 3 ([D, H, W]; missing leading dims are 1, their padding 0):
+  // [N, C, D, H, W, Cout, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, OD, OH, OW]
+  const geom = [N, C, 1, 1, 1, Cout, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, groups, 1, 1, 1];
+  const outShape = [N, Cout];
+  const lead = 3 - nd;
+  for (let i = 0; i < nd; i++) {
+    const s = xs[2 + i], k = ws[2 + i], d = dil[i], pb = pads[i][0], pa = pads[i][1];
+    const o = convOutSize(s, k, stride[i], pb, pa, d);
+    const eff = d * (k - 1) + 1;
+    if (s + pb + pa < eff || o < 1)
+      throw new Error(`${op}: kernel size [${ws.slice(2).join(',')}]${d > 1 ? ` (dilated to ${eff})` : ''} is larger than the padded input [${xs.slice(2).map((v, j) => v + pads[j][0] + pads[j][1]).join(',')}] (input shape [${xs.join(',')}])`);
+    outShape.push(o);
+    const j = lead + i;
+    geom[2 + j] = s;
+    geom[6 + j] = k;
+    geom[9 + j] = stride[i];
+    geom[12 + j] = pb;
+    geom[15 + j] = d;
+    geom[19 + j] = o;
+  }
   if (numelOf(outShape) > 2 ** 31 - 1) throw new RangeError(`${op}: output [${outShape.join(',')}] is too large`);
-  // Pad to 3 spatial dims: [D, H, W].
-  const lift = (a: number[], fill: number) => [...new Array(3 - nd).fill(fill), ...a];
-  const [D, H, W] = lift(sp, 1), [kd, kh, kw] = lift(ks, 1), [sd, sh, sw] = lift(stride, 1);
-  const [pd, ph, pw] = lift(pads.map((p) => p[0]), 0), [dd, dh, dw] = lift(dil, 1), [OD, OH, OW] = lift(outSp, 1);
-  const geom = [N, C, D, H, W, Cout, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, groups, OD, OH, OW];
   return { geom, outShape };
 }
 

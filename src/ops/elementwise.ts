@@ -6,11 +6,19 @@ import { Tensor, fromOp, describe, sameShape, numelOf } from '../tensor';
 import { Bin, Un, Act } from './codes';
 import { numberArg } from './args';
 
+function isShape(s: unknown): boolean {
+  if (!Array.isArray(s)) return false;
+  for (let i = 0; i < s.length; i++) {
+    const d = s[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) return false;
+  }
+  return true;
+}
+
 /** @internal The broadcast result shape of a and b, or a clear Error. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
-  for (const [k, s] of [['a', a], ['b', b]] as const)
-    if (!Array.isArray(s) || !s.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0))
-      throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape ${k} must be an array of non-negative integers, got ${describe(s)}`);
+  if (!isShape(a)) throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape a must be an array of non-negative integers, got ${describe(a)}`);
+  if (!isShape(b)) throw new TypeError(`${typeof op === 'string' ? op : 'broadcastShapes'}: shape b must be an array of non-negative integers, got ${describe(b)}`);
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
@@ -233,9 +241,20 @@ export function abs(x: Tensor): Tensor {
   });
 }
 
+// 'ReluBackward' → 'relu', computed once per node name rather than per call
+const activationOps = new Map<string, string>();
+function activationOp(name: string): string {
+  let op = activationOps.get(name);
+  if (op === undefined) {
+    op = name.replace('Backward', '').replace(/^./, (c) => c.toLowerCase());
+    activationOps.set(name, op);
+  }
+  return op;
+}
+
 function activation(name: string, code: Un, back: Act, x: Tensor, s = 0): Tensor {
   let y: Tensor;
-  const op = name.replace('Backward', '').replace(/^./, (c) => c.toLowerCase());
+  const op = activationOp(name);
   y = fromOp(unaryOp(code, x, s, op), x.shape, name, [x], (g) => [
     Tensor._wrap(native.activationBackward(back, g._h(name), y._h(name)), g.shape),
   ]);

@@ -23,7 +23,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     if (bias.ndim !== 1 || bias.shape[0] !== outF) throw new Error(`${op}: bias must have shape [${outF}], got [${bias.shape.join(',')}]`);
   }
   const N = x.numel / inF;
-  const outShape = [...x.shape.slice(0, -1), outF];
+  const outShape = x.shape.slice();
+  outShape[outShape.length - 1] = outF;
   const b = bias ?? null;
   const h = native.linear(x._h(op), weight._h(op), b ? b._h(op) : null, N, inF, outF);
   return fromOp(h, outShape, 'LinearBackward', b ? [x, weight, b] : [x, weight], (g) => {

@@ -55,6 +55,8 @@ const isOptions = (v: unknown): v is Record<string, unknown> =>
  * naming it. `undefined` positional values mean "the default".
  */
 export function spatialArgs(op: string, names: readonly string[], args: readonly unknown[], first = 0): Record<string, unknown> {
+  // the common call: one options object (a layer's forward)
+  if (args.length === 1 && isOptions(args[0])) return { ...checkOptions(op, args[0] as Record<string, unknown>, names) };
   const list = args.slice();
   let opts: Record<string, unknown> = {};
   if (list.length && isOptions(list[list.length - 1])) opts = { ...checkOptions(op, list.pop() as Record<string, unknown>, names) };
@@ -95,7 +97,9 @@ export function poolInput(op: string, nd: number, x: Tensor): void {
   if (x.ndim !== nd + 2 && x.ndim !== nd + 1)
     throw new Error(`${op}: expected a ${nd + 2}-d input [N, C, …] (or ${nd + 1}-d without batch), got shape [${x.shape.join(',')}]`);
   const first = x.ndim === nd + 2 ? 1 : 0;
-  if (x.shape.slice(first).some((d) => d === 0))
+  let empty = false;
+  for (let i = first; i < x.ndim; i++) if (x.shape[i] === 0) empty = true;
+  if (empty)
     throw new RangeError(`${op}: expected non-empty channel and spatial dims, got input shape [${x.shape.join(',')}]`);
 }
 
@@ -107,20 +111,39 @@ export function poolGeometry(op: string, nd: number, x: Tensor, opts: PoolOption
   const p = intTuple(op, 'padding', opts.padding ?? 0, nd, 0);
   const d = intTuple(op, 'dilation', opts.dilation ?? 1, nd, 1);
   const ceil = boolArg(op, 'ceilMode', opts.ceilMode, false);
-  p.forEach((pp, i) => {
-    if (pp * 2 > k[i]) throw new Error(`${op}: padding ${pp} should be at most half the kernel size ${k[i]}`);
-  });
-  const sp = x.shape.slice(-nd);
-  const lead = x.shape.slice(0, x.ndim - nd);
-  const out = sp.map((L, i) => poolOutSize(L, k[i], s[i], p[i], ceil, d[i]));
-  if (out.some((o) => o < 1)) {
+  for (let i = 0; i < nd; i++)
+    if (p[i] * 2 > k[i]) throw new Error(`${op}: padding ${p[i]} should be at most half the kernel size ${k[i]}`);
+  const xs = x.shape, first = x.ndim - nd;
+  // [planes, D, H, W, OD, OH, OW, kd, kh, kw, sd, sh, sw, pd, ph, pw] (+ [dd, dh, dw] when dilated), spatial dims lifted to 3
+  let planes = 1;
+  for (let i = 0; i < first; i++) planes *= xs[i];
+  let dilated = false;
+  for (let i = 0; i < nd; i++) if (d[i] !== 1) dilated = true;
+  const geom = [planes, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0];
+  if (dilated) geom.push(1, 1, 1);
+  const outShape = xs.slice(0, first);
+  let plane = 1, empty = false;
+  const lead = 3 - nd;
+  for (let i = 0; i < nd; i++) {
+    const L = xs[first + i];
+    const o = poolOutSize(L, k[i], s[i], p[i], ceil, d[i]);
+    if (o < 1) empty = true;
+    outShape.push(o);
+    plane *= L;
+    const j = 1 + lead + i;
+    geom[j] = L;
+    geom[j + 3] = o;
+    geom[j + 6] = k[i];
+    geom[j + 9] = s[i];
+    geom[j + 12] = p[i];
+    if (dilated) geom[j + 15] = d[i];
+  }
+  if (empty) {
+    const sp = xs.slice(-nd);
     const eff = k.map((kk, i) => d[i] * (kk - 1) + 1);
     throw new Error(`${op}: kernel size [${k.join(',')}]${d.some((v) => v > 1) ? ` (dilated to [${eff.join(',')}])` : ''} is larger than the padded input [${sp.map((v, j) => v + 2 * p[j]).join(',')}] (input shape [${x.shape.join(',')}]): the output would be empty`);
   }
-  const planes = numelOf(lead);
-  const geom = [planes, ...lift(nd, sp, 1), ...lift(nd, out, 1), ...lift(nd, k, 1), ...lift(nd, s, 1), ...lift(nd, p, 0)];
-  if (d.some((v) => v !== 1)) geom.push(...lift(nd, d, 1));
-  return { geom, outShape: [...lead, ...out], plane: numelOf(sp) };
+  return { geom, outShape, plane };
 }
 
 /** @internal The argmax indices of a max pool as a float32 tensor (exact integers: the plane must stay within 2^24). */
