@@ -328,7 +328,7 @@ describe('toString()', () => {
       '    (0): Conv2d(1, 2, kernelSize=[3, 3])',
       '    (1): ReLU()',
       '  )',
-      '  (bn): BatchNorm2d(2, eps=0.00001, momentum=0.1)',
+      '  (bn): BatchNorm2d(2, eps=0.00001, momentum=0.1, affine=true, trackRunningStats=true)',
       '  (head): Net(',
       '    (fc1): Linear(inFeatures=4, outFeatures=3, bias=true)',
       '    (act): ReLU()',
