@@ -272,6 +272,22 @@ void conv_forward(const ConvGeom& g, const float* x, const float* w, const float
   });
 }
 
+// gb[c] = sum over n and the plane of gy[n, c]: per sample in float, over samples in double (the order every
+// conv path shares, so their bias gradients are bitwise equal).
+void conv_bias_grad(const ConvGeom& g, const float* gy, float* gb) {
+  const int64_t P = g.out_plane();
+  for (int64_t c = 0; c < g.Cout; c++) {
+    double acc = 0.0;
+    for (int64_t n = 0; n < g.N; n++) {
+      const float* p = gy + (n * g.Cout + c) * P;
+      float s = 0.f;
+      for (int64_t i = 0; i < P; i++) s += p[i];
+      acc += s;
+    }
+    gb[c] = static_cast<float>(acc);
+  }
+}
+
 void conv_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb) {
   if (direct::backward(g, x, w, gy, gx, gw, gb)) return;  // small channel counts: conv_direct.cc
   const int64_t G = g.groups, Mg = g.Cout / G, Kg = g.C / G * g.kvol(), P = g.out_plane();
@@ -279,18 +295,7 @@ void conv_backward(const ConvGeom& g, const float* x, const float* w, const floa
   const bool direct = g.pointwise();
   const int64_t wsize = g.Cout * Kg;
 
-  if (gb) {
-    for (int64_t c = 0; c < g.Cout; c++) {
-      double acc = 0.0;
-      for (int64_t n = 0; n < g.N; n++) {
-        const float* p = gy + (n * g.Cout + c) * P;
-        float s = 0.f;
-        for (int64_t i = 0; i < P; i++) s += p[i];
-        acc += s;
-      }
-      gb[c] = static_cast<float>(acc);
-    }
-  }
+  if (gb) conv_bias_grad(g, gy, gb);
   if (conv_uses_winograd(g)) {
     if (gx) conv_backward_input_winograd(g, w, gy, gx);
     if (gw) conv_backward_weight_winograd(g, x, gy, gw);

@@ -282,18 +282,7 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
       }
     }
   }
-  if (gb) {  // as conv.cc's
-    for (int64_t c = 0; c < g.Cout; c++) {
-      double acc = 0.0;
-      for (int64_t n = 0; n < g.N; n++) {
-        const float* p = gy + (n * g.Cout + c) * P;
-        float s = 0.f;
-        for (int64_t i = 0; i < P; i++) s += p[i];
-        acc += s;
-      }
-      gb[c] = static_cast<float>(acc);
-    }
-  }
+  if (gb) conv_bias_grad(g, gy, gb);
   if (gx) {
     // gx = the stride-1 correlation of gy padded by (k-1)·d - p with the flipped weight, transposed per group
     const Corr c(g.N, G, Mg, Cg, g.OH, g.OW, g.H, g.W, g.kh, g.kw, g.dh, g.dw, (g.kh - 1) * g.dh - g.ph,

@@ -110,6 +110,8 @@ struct ConvGeom {
 void conv_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu = false);
 // Any of gx / gw / gb may be null (not needed). gw and gb are overwritten.
 void conv_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb);
+// gb [Cout] = the sum of gy over the batch and each plane (shared by every conv path).
+void conv_bias_grad(const ConvGeom& g, const float* gy, float* gb);
 // The bound on the lowering's workspace of one conv call, all tiles in flight together (bytes;
 // default 64 MiB). The floor is one output row's lowering, whatever the limit.
 void set_conv_workspace_limit(size_t bytes);

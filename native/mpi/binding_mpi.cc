@@ -36,6 +36,32 @@ const napi_type_tag kStorageTag = {0x6a1f3c2b9d4e5f60ULL, 0x8b7c6d5e4f3a2b1cULL}
 bool g_initialized_here = false;
 std::vector<float> g_bucket;  // packing buffer for multi-tensor collectives, reused
 
+// Copies the tensors one after another into g_bucket (one MPI call for all of them); total: their floats.
+float* pack(const std::vector<Storage*>& ts, size_t& total) {
+  total = 0;
+  for (Storage* s : ts) total += s->numel;
+  if (g_bucket.size() < total) g_bucket.resize(total);
+  float* b = g_bucket.data();
+  size_t off = 0;
+  for (Storage* s : ts) {
+    if (s->numel) std::memcpy(b + off, s->data, s->numel * sizeof(float));
+    off += s->numel;
+  }
+  return b;
+}
+
+// The reverse of pack, times scale (1: a plain copy).
+void unpack(const std::vector<Storage*>& ts, const float* b, float scale) {
+  size_t off = 0;
+  for (Storage* s : ts) {
+    if (scale != 1.0f)
+      for (size_t i = 0; i < s->numel; i++) s->data[i] = b[off + i] * scale;
+    else if (s->numel)
+      std::memcpy(s->data, b + off, s->numel * sizeof(float));
+    off += s->numel;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Watchdog: a collective that waits longer than the timeout (a rank stuck, or
 // gone in a way mpirun did not notice) ends this process with a message; mpirun
@@ -204,23 +230,9 @@ Napi::Value AllReduce(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   size_t total = 0;
-  for (Storage* s : ts) total += s->numel;
-  if (g_bucket.size() < total) g_bucket.resize(total);
-  float* b = g_bucket.data();
-  size_t off = 0;
-  for (Storage* s : ts) {
-    if (s->numel) std::memcpy(b + off, s->data, s->numel * sizeof(float));
-    off += s->numel;
-  }
+  float* b = pack(ts, total);
   allreduce_floats(env, b, total);
-  off = 0;
-  for (Storage* s : ts) {
-    if (mean)
-      for (size_t i = 0; i < s->numel; i++) s->data[i] = b[off + i] * scale;
-    else if (s->numel)
-      std::memcpy(s->data, b + off, s->numel * sizeof(float));
-    off += s->numel;
-  }
+  unpack(ts, b, mean ? scale : 1.0f);
   return env.Undefined();
 }
 
@@ -238,20 +250,9 @@ Napi::Value Broadcast(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   size_t total = 0;
-  for (Storage* s : ts) total += s->numel;
-  if (g_bucket.size() < total) g_bucket.resize(total);
-  float* b = g_bucket.data();
-  size_t off = 0;
-  for (Storage* s : ts) {
-    if (s->numel) std::memcpy(b + off, s->data, s->numel * sizeof(float));
-    off += s->numel;
-  }
+  float* b = pack(ts, total);
   bcast_floats(env, b, total, root);
-  off = 0;
-  for (Storage* s : ts) {
-    if (s->numel) std::memcpy(s->data, b + off, s->numel * sizeof(float));
-    off += s->numel;
-  }
+  unpack(ts, b, 1.0f);
   return env.Undefined();
 }
 

@@ -94,9 +94,8 @@ export function convOutputShape(inputShape: readonly number[], weightShape: read
   return shape;
 }
 
-/** @internal Validates a convolution and computes its native geometry and output shape. */
-export function convGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}): { geom: number[]; outShape: number[] } {
-  const op = `conv${nd}d`;
+/** @internal The operand checks every convolution (and transposed convolution) makes: Tensors, not disposed. */
+export function checkConvOperands(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined): void {
   assertTensor(op, x, 'input');
   assertTensor(op, weight, 'weight');
   x._check(op);
@@ -105,6 +104,12 @@ export function convGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Ten
     assertTensor(op, bias, 'bias');
     bias._check(op);
   }
+}
+
+/** @internal Validates a convolution and computes its native geometry and output shape. */
+export function convGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}): { geom: number[]; outShape: number[] } {
+  const op = `conv${nd}d`;
+  checkConvOperands(op, x, weight, bias);
   opts = checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups']);
   if (x.ndim !== nd + 2)
     throw new Error(`${op}: expected a ${nd + 2}-d input [N, C${nd === 1 ? ', L' : nd === 2 ? ', H, W' : ', D, H, W'}], got shape [${x.shape.join(',')}]`);

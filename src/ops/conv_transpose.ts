@@ -9,7 +9,8 @@
 import { native } from '../native';
 import { intTuple } from './args';
 import { spatialArgs } from './pool';
-import { Tensor, fromOp, describe, assertTensor, numelOf } from '../tensor';
+import { checkConvOperands } from './conv';
+import { Tensor, fromOp, describe, numelOf } from '../tensor';
 
 /** Options of convTranspose1d/2d/3d (PyTorch's arguments, camelCased). */
 export interface ConvTransposeOptions {
@@ -35,14 +36,7 @@ export function convTransposeOutSize(L: number, k: number, s: number, p: number,
 /** @internal Validates a transposed convolution; geom describes the adjoint convolution (conv.ts's layout). */
 export function convTransposeGeometry(nd: 1 | 2 | 3, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): { geom: number[]; outShape: number[] } {
   const op = `convTranspose${nd}d`;
-  assertTensor(op, x, 'input');
-  assertTensor(op, weight, 'weight');
-  x._check(op);
-  weight._check(op);
-  if (bias != null) {
-    assertTensor(op, bias, 'bias');
-    bias._check(op);
-  }
+  checkConvOperands(op, x, weight, bias);
   if (x.ndim !== nd + 2) throw new Error(`${op}: expected a ${nd + 2}-d input [N, Cin, …${nd} spatial], got shape [${x.shape.join(',')}]`);
   if (weight.ndim !== nd + 2) throw new Error(`${op}: expected a ${nd + 2}-d weight [Cin, Cout/groups, …kernel], got shape [${weight.shape.join(',')}]`);
   const groups = opts.groups ?? 1;
