@@ -52,6 +52,9 @@ Napi::Value wrap(Napi::Env env, Storage* s) {
 }
 
 Storage* new_storage(Napi::Env env, size_t numel) {
+  if (numel > kMaxTensorNumel)
+    throw Error("a tensor of " + std::to_string(numel) + " elements is more than the " + std::to_string(kMaxTensorNumel) +
+                " one tensor may hold");
   auto* s = new Storage();
   try {
     s->data = pool_alloc(numel);

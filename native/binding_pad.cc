@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,12 @@ FN(Pad) {
   const int64_t outer = v[0], L[3] = {v[1], v[2], v[3]}, O[3] = {v[4], v[5], v[6]}, before[3] = {bd, bh, bw};
   const int64_t in = prod(env, {outer, L[0], L[1], L[2]}), on = prod(env, {outer, O[0], O[1], O[2]});
   exact(env, x, backward ? on : in, backward ? "grad" : "input");
+  if (static_cast<size_t>(on) > kMaxTensorNumel) fail(env, "pad: the output is larger than one tensor may hold");
+  if (on == 0) {  // nothing to map (and a dim's map could be as long as a huge, unused size)
+    Value r = out(env, backward ? in : 0);
+    if (backward && in) std::memset(data_of(r), 0, static_cast<size_t>(in) * sizeof(float));
+    return r;
+  }
   std::vector<int64_t> maps[3];
   for (int d = 0; d < 3; d++) {
     if (mode != 0 && L[d] < 1 && O[d] > 0) fail(env, "pad: an empty dim can only be padded with a constant");

@@ -14,6 +14,10 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The most elements one tensor may hold (src/tensor.ts MAX_NUMEL, 2^31 - 1): every op checks its output shape
+// against it in TypeScript; new_storage (binding.cc) is the net under them.
+constexpr size_t kMaxTensorNumel = 2147483647;
+
 // ---------------------------------------------------------------------------
 // Storage: a 64-byte aligned float32 buffer from the pooled allocator, owned by
 // one JS handle (see binding.cc).

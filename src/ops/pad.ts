@@ -8,7 +8,7 @@ import { native } from '../native';
 import { numberArg } from './args';
 import { spatialArgs } from './pool';
 import { resolvePadding, type Padding } from './conv';
-import { Tensor, fromOp, describe, assertTensor, numelOf } from '../tensor';
+import { Tensor, fromOp, describe, assertTensor, numelOf, checkShape } from '../tensor';
 
 /** PyTorch's padding modes. */
 export type PadMode = 'constant' | 'reflect' | 'replicate' | 'circular';
@@ -89,7 +89,7 @@ export function pad(x: Tensor, padding: number[], ...args: unknown[]): Tensor {
   const sizes = [numelOf(lead), ...up(sp, 1), ...up(out, 1)];
   const [bd, bh, bw] = up(before, 0);
   const m = MODES.indexOf(mode);
-  const outShape = [...lead, ...out];
+  const outShape = checkShape(op, [...lead, ...out], 'output');
   return fromOp(native.pad(x._h(op), sizes, bd, bh, bw, m, fill, false), outShape, 'PadBackward', [x], (g) => [
     Tensor._wrap(native.pad(g._h(op), sizes, bd, bh, bw, m, 0, true), x.shape),
   ]);

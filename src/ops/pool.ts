@@ -11,7 +11,7 @@
  */
 import { native, type Handle } from '../native';
 import { intTuple, checkOptions, boolArg } from './args';
-import { Tensor, fromOp, describe, assertTensor, numelOf } from '../tensor';
+import { Tensor, fromOp, describe, assertTensor, numelOf, checkShape } from '../tensor';
 
 /** Options of the max pools (PyTorch's arguments, camelCased). */
 export interface MaxPoolOptions {
@@ -277,7 +277,9 @@ function adaptiveOut(op: string, nd: number, x: Tensor, outputSize: unknown): { 
       throw new RangeError(`${op}: outputSize must hold integers >= 1 or null (keep that dim), got ${describe(outputSize)}`);
     return v;
   });
-  return { sp, out, lead: x.shape.slice(0, x.ndim - nd) };
+  const lead = x.shape.slice(0, x.ndim - nd);
+  checkShape(op, [...lead, ...out], 'output');
+  return { sp, out, lead };
 }
 
 function adaptiveAvg(nd: number, x: Tensor, outputSize: unknown): Tensor {

@@ -121,6 +121,17 @@ describe('pool layers: PyTorch positional order or options', () => {
     expect(() => native.maxPoolForward(zeros([1, 1, 0, 2])._h('test'), [1, 1, 0, 2, 1, 1, 1, 1, 2, 2, 1, 2, 2, 0, 1, 1])).toThrow(/sizes must be >= 1/);
     expect(() => native.pad(h, [1, 1, 1, 5, 1, 1, 9], 0, 0, 2, 1, 0, false)).toThrow(/input has 4 elements, expected 5/);
     expect(() => native.pad(zeros([1, 1, 1, 4])._h('test'), [1, 1, 1, 4, 1, 1, 12], 0, 0, 4, 1, 0, false)).toThrow(/padding larger than the input allows/);
+    // output sizes past one tensor's limit (2^31 - 1 elements) are refused before anything is allocated
+    expect(() => native.pad(zeros([1, 1, 1, 4])._h('test'), [1, 1, 1, 4, 1, 1, 3e9], 0, 0, 0, 0, 0, false)).toThrow(/pad: the output is larger than one tensor may hold/);
+    expect(() => native.adaptiveAvgPool(h, 1, 2, 2, 100000, 100000, false)).toThrow(/a tensor of 10000000000 elements is more than the 2147483647 one tensor may hold/);
+  });
+  it('an output past one tensor\'s limit is a RangeError naming the op, before any allocation (pad, adaptive pools)', () => {
+    const x = zeros([1, 1, 2, 2]);
+    expect(() => F.pad(x, [1e9, 1e9])).toThrow(/^pad: output \[1,1,2,2000000002\] has 4000000004 elements, more than 2147483647/);
+    expect(() => F.pad(x, [3e4, 3e4, 3e4, 3e4], 'constant')).toThrow(RangeError);
+    for (const f of [() => F.adaptiveAvgPool2d(x, [100000, 100000]), () => F.adaptiveMaxPool2d(x, [100000, 100000]), () => F.adaptiveAvgPool1d(zeros([1, 1, 2]), 3e9), () => F.adaptiveMaxPool3d(zeros([1, 1, 2, 2, 2]), 2000)])
+      expect(f).toThrow(RangeError);
+    expect(() => F.adaptiveAvgPool2d(x, [100000, 100000])).toThrow(/^adaptiveAvgPool2d: output \[1,1,100000,100000\]/);
   });
   it('adaptive max pools: null keeps a dim; returnIndices as argument or layer option', () => {
     const x = tensor([[[[1, 5, 2], [7, 3, 9]]]]);
