@@ -141,7 +141,7 @@ std::vector<float> pack(const Corr& c, F&& wt) {
 // Runs the correlation; for each sample n and output channel o (of G*Mo) calls
 // epi(n, o, yw) with the wide plane yw [Ho rows of Wp] (valid columns < Wo).
 template <typename Epi>
-void correlate(const Corr& c, const float* src, const std::vector<float>& wp, const float* bias, Epi&& epi) {
+void correlate(const Corr& c, const float* src, const float* wp, const float* bias, Epi&& epi) {
   const Kernels& k = active();
   auto run = [&](int64_t n0, int64_t n1) {
     Scratch xp(static_cast<size_t>(c.padded()));
@@ -152,7 +152,7 @@ void correlate(const Corr& c, const float* src, const std::vector<float>& wp, co
         for (int64_t co0 = 0; co0 < c.Mo; co0 += c.cm) {
           const int64_t cob = std::min(c.cm, c.Mo - co0);
           k.forward(xp.p + gi * c.Cg * c.plane, c.plane, c.Cg, c.off.data(), c.taps,
-                    wp.data() + (gi * c.Mo + co0) * c.Cg * c.taps, cob, bias ? bias + gi * c.Mo + co0 : nullptr,
+                    wp + (gi * c.Mo + co0) * c.Cg * c.taps, cob, bias ? bias + gi * c.Mo + co0 : nullptr,
                     yw.p, c.Lw);
           for (int64_t j = 0; j < cob; j++) epi(n, gi * c.Mo + co0 + j, yw.p + j * c.Lw);
         }
@@ -177,12 +177,22 @@ std::vector<float> pack_forward(const Corr& c, const float* w) {
 
 }  // namespace
 
-bool forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu) {
+std::vector<float> pack_forward_weights(const ConvGeom& g, const float* w) {
+  if (!chosen(g)) return {};
+  return pack_forward(forward_corr(g), w);
+}
+
+bool forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
+             const float* packed, const PlaneHook* hook) {
   if (!chosen(g)) return false;
   const Corr c = forward_corr(g);
-  const std::vector<float> wp = pack_forward(c, w);
+  std::vector<float> own;
+  if (!packed) {
+    own = pack_forward(c, w);
+    packed = own.data();
+  }
   const int64_t P = g.OH * g.OW;
-  correlate(c, x, wp, bias, [&](int64_t n, int64_t o, const float* yw) {
+  correlate(c, x, packed, bias, [&](int64_t n, int64_t o, const float* yw) {
     float* d = y + (n * g.Cout + o) * P;
     for (int64_t oh = 0; oh < g.OH; oh++) {
       const float* s = yw + oh * c.Wp;
@@ -192,12 +202,13 @@ bool forward(const ConvGeom& g, const float* x, const float* w, const float* bia
       else
         std::memcpy(dr, s, g.OW * sizeof(float));
     }
+    if (hook) (*hook)(n, o, d);
   });
   return true;
 }
 
 void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, int32_t* idx,
-                       bool relu) {
+                       bool relu, const float* packed) {
   const int64_t PH = g.OH / 2, PW = g.OW / 2, P = g.OH * g.OW;
   // ReLU as PyTorch's: max(v, 0) with NaN kept
   auto act = [relu](float v) { return relu && v < 0.f ? 0.f : v; };
@@ -244,8 +255,12 @@ void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const 
   };
   if (chosen(g)) {
     const Corr c = forward_corr(g);
-    const std::vector<float> wp = pack_forward(c, w);
-    correlate(c, x, wp, bias, [&](int64_t n, int64_t o, const float* yw) {
+    std::vector<float> own;
+    if (!packed) {
+      own = pack_forward(c, w);
+      packed = own.data();
+    }
+    correlate(c, x, packed, bias, [&](int64_t n, int64_t o, const float* yw) {
       const int64_t at = (n * g.Cout + o) * PH * PW;
       pool(yw, c.Wp, y + at, idx ? idx + at : nullptr);
     });
@@ -292,7 +307,7 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
       return w[((gi * Mg + co) * Cg + ci) * c.taps + ky * g.kw + kx];
     });
     const int64_t HW = g.H * g.W;
-    correlate(c, gy, wp, nullptr, [&](int64_t n, int64_t o, const float* yw) {
+    correlate(c, gy, wp.data(), nullptr, [&](int64_t n, int64_t o, const float* yw) {
       float* d = gx + (n * g.C + o) * HW;
       for (int64_t r = 0; r < g.H; r++) std::memcpy(d + r * g.W, yw + r * c.Wp, g.W * sizeof(float));
     });

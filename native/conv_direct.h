@@ -25,6 +25,8 @@
 // scalar twin is the same template at vector width 1.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "conv_direct_kernels.h"
 #include "kernels.h"
@@ -39,8 +41,19 @@ const Kernels& active();
 bool supported(const ConvGeom& g);
 bool chosen(const ConvGeom& g);
 
+// The forward weight packed for the direct kernels (it depends on g's channels and
+// kernel, not on g.N): compiled plans pack their constant weights once and pass the
+// result to forward / forward_relu_pool. Empty when g is not chosen.
+std::vector<float> pack_forward_weights(const ConvGeom& g, const float* w);
+
+// Called for each output plane (n, o) of y [N, Cout, OH*OW] as soon as it is written,
+// from the thread that wrote it (a plan's epilogue, applied while the plane is in cache).
+using PlaneHook = std::function<void(int64_t n, int64_t o, float* plane)>;
+
 // Each returns false (having done nothing) when g is not chosen for the direct path.
-bool forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu);
+// packed: pack_forward_weights(g, w), or null to pack here; hook: may be null.
+bool forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
+             const float* packed = nullptr, const PlaneHook* hook = nullptr);
 // backward computes the gradients it is chosen for and sets their pointers to null;
 // it returns true when none is left for the GEMM path.
 bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float*& gx, float*& gw, float*& gb);
@@ -51,7 +64,7 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
 // conv output plane, as max_pool_forward's. Runs the direct kernels when chosen,
 // else conv_forward and the pool; always succeeds.
 void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
-                       int32_t* idx, bool relu);
+                       int32_t* idx, bool relu, const float* packed = nullptr);
 
 }  // namespace direct
 }  // namespace blasnet

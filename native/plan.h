@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +107,16 @@ struct EpOp {
   std::vector<Arg> geom; // pools: 16 entries
 };
 
+// A conv step's constant weight packed for the direct kernels, made by the first
+// run that needs it (plans run on any thread: call_once) and kept with the plan.
+// key: the geometry it was packed for (C, Cout, groups, kh, kw); a run whose
+// geometry differs packs its own copy.
+struct DirectPack {
+  std::once_flag once;
+  std::vector<float> w;
+  int64_t key[5] = {0, 0, 0, 0, 0};
+};
+
 struct Step {
   int op = 0;
   std::vector<int> in;   // -1: absent optional operand
@@ -114,6 +125,7 @@ struct Step {
   std::vector<float> reals;
   std::vector<EpOp> ep;
   std::vector<int> free_after;  // temporaries whose last use is this step
+  std::shared_ptr<DirectPack> pack;  // kConv with a constant weight
 };
 
 struct Plan {

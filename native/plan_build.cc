@@ -164,6 +164,7 @@ std::shared_ptr<Plan> build(std::shared_ptr<const ConstStore> store, const doubl
       last_use[o] = static_cast<int>(k);
     }
     if (s.out[0] < 0 && s.op != kReduceMax) throw Error("plan: step " + std::to_string(k) + " has no output");
+    if (s.op == kConv && p->slots[s.in[1]].kind == kConst) s.pack = std::make_shared<DirectPack>();
     p->steps.push_back(std::move(s));
   }
   if (output < 0 || static_cast<size_t>(output) >= S || !defined[output]) throw Error("plan: the output slot is never computed");

@@ -196,52 +196,63 @@ PoolGeom pool_geom(const Step& s, const int64_t* g) {
 constexpr int64_t kBlock = 1024;  // elements per epilogue block: stays in L1 across micro-ops
 
 // Applies the elementwise micro-ops of s (all but a trailing pool) to y [N, C, S] in place.
-void apply_epilogue(const Run& r, const Step& s, float* y, int64_t C, int64_t S, size_t nops) {
-  const int64_t planes = r.N * C;
-  if (nops == 0 || planes == 0 || S == 0) return;
+// The operands of s's first nops epilogue ops (the other side of each add), checked.
+std::vector<const float*> epilogue_operands(const Run& r, const Step& s, int64_t C, int64_t S, size_t nops) {
   std::vector<const float*> other(nops, nullptr);
   for (size_t k = 0; k < nops; k++) {
     const EpOp& e = s.ep[k];
     if (e.kind == kEpAdd) {
       if (e.operand < 0 || !r.ptr[e.operand]) bad(s, "epilogue operand missing");
-      if (r.numel[e.operand] != planes * S) bad(s, "epilogue operand has the wrong size");
+      if (r.numel[e.operand] != r.N * C * S) bad(s, "epilogue operand has the wrong size");
       other[k] = r.ptr[e.operand];
     } else if (e.kind == kEpAffine) {
       if (!e.scale || !e.shift || static_cast<int64_t>(e.scale->n) != C || static_cast<int64_t>(e.shift->n) != C) bad(s, "epilogue batch norm has the wrong channel count");
+    } else if (e.kind != kEpAct) {
+      bad(s, "unknown epilogue op");
     }
   }
+  return other;
+}
+
+// The first nops epilogue ops of s, in order, on elements [i0, i1) of plane `plane`
+// (channel c) of y [planes, S]; q points at the plane.
+void epilogue_span(const Step& s, size_t nops, const std::vector<const float*>& other, float* q, int64_t plane, int64_t c,
+                   int64_t S, int64_t i0, int64_t i1) {
+  const int64_t off = plane * S;
+  for (size_t k = 0; k < nops; k++) {
+    const EpOp& e = s.ep[k];
+    switch (e.kind) {
+      case kEpAffine: {  // eager batch norm (eval): y = x * a + b
+        const float a = e.scale->p[c], sh = e.shift->p[c];
+        for (int64_t i = i0; i < i1; i++) q[i] = q[i] * a + sh;
+        break;
+      }
+      case kEpAdd: {
+        const float* o = other[k] + off;
+        if (e.flag)
+          for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(o[i], q[i]);
+        else
+          for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(q[i], o[i]);
+        break;
+      }
+      default:  // kEpAct (epilogue_operands refused anything else)
+        if (e.flag == kActRelu)
+          for (int64_t i = i0; i < i1; i++) q[i] = q[i] < 0.f ? 0.f : q[i];
+        else
+          for (int64_t i = i0; i < i1; i++) q[i] = q[i] > 0.f ? q[i] : q[i] * e.real;
+    }
+  }
+}
+
+void apply_epilogue(const Run& r, const Step& s, float* y, int64_t C, int64_t S, size_t nops) {
+  const int64_t planes = r.N * C;
+  if (nops == 0 || planes == 0 || S == 0) return;
+  const std::vector<const float*> other = epilogue_operands(r, s, C, S, nops);
   const int64_t blocks_per_plane = (S + kBlock - 1) / kBlock;
   parallel_for(planes * blocks_per_plane, std::max<int64_t>(1, 16384 / std::min(S, kBlock)), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) {
       const int64_t plane = b / blocks_per_plane, i0 = (b % blocks_per_plane) * kBlock, i1 = std::min(S, i0 + kBlock);
-      const int64_t c = plane % C, off = plane * S;
-      float* q = y + off;
-      for (size_t k = 0; k < nops; k++) {
-        const EpOp& e = s.ep[k];
-        switch (e.kind) {
-          case kEpAffine: {  // eager batch norm (eval): y = x * a + b
-            const float a = e.scale->p[c], sh = e.shift->p[c];
-            for (int64_t i = i0; i < i1; i++) q[i] = q[i] * a + sh;
-            break;
-          }
-          case kEpAdd: {
-            const float* o = other[k] + off;
-            if (e.flag)
-              for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(o[i], q[i]);
-            else
-              for (int64_t i = i0; i < i1; i++) q[i] = add_nan_first(q[i], o[i]);
-            break;
-          }
-          case kEpAct:
-            if (e.flag == kActRelu)
-              for (int64_t i = i0; i < i1; i++) q[i] = q[i] < 0.f ? 0.f : q[i];
-            else
-              for (int64_t i = i0; i < i1; i++) q[i] = q[i] > 0.f ? q[i] : q[i] * e.real;
-            break;
-          default:
-            bad(s, "unknown epilogue op");
-        }
-      }
+      epilogue_span(s, nops, other, y + plane * S, plane, plane % C, S, i0, i1);
     }
   });
 }
@@ -320,6 +331,24 @@ IndexSpec index_spec(const Run& r, const Step& s, Ints& a, size_t first, int64_t
   return sp;
 }
 
+bool pooled_epilogue(const Step& s) {
+  return !s.ep.empty() && (s.ep.back().kind == kEpMaxPool || s.ep.back().kind == kEpAvgPool);
+}
+
+// The weight of conv step s packed for the direct kernels (which take g), when the
+// weight is a plan constant: packed by the first run, then shared; else null.
+const float* direct_weights(const Step& s, const ConvGeom& g, const float* w) {
+  if (!s.pack) return nullptr;
+  DirectPack& dp = *s.pack;
+  const int64_t key[5] = {g.C, g.Cout, g.groups, g.kh, g.kw};
+  std::call_once(dp.once, [&] {
+    dp.w = direct::pack_forward_weights(g, w);
+    std::memcpy(dp.key, key, sizeof key);
+  });
+  if (std::memcmp(dp.key, key, sizeof key) != 0 || dp.w.empty()) return nullptr;
+  return dp.w.data();
+}
+
 // Whether s's epilogue is [ReLU,] 2×2 stride-2 max pool (floor mode) over the conv's
 // output and the direct kernels take g: then they pool as they write.
 bool direct_pool_epilogue(const Run& r, const Step& s, const ConvGeom& g) {
@@ -346,13 +375,25 @@ void step(Run& r, const Step& s) {
       const float* w = r.in(s, 1, mul(s, g.Cout, mul(s, g.C / g.groups, g.kvol())), "weight");
       const float* b = r.opt(s, 2, g.Cout, "bias");
       if (g.N != r.N) bad(s, "batch size disagrees with the run");
-      if (direct_pool_epilogue(r, s, g)) {  // [ReLU +] 2×2 max pool fused into the direct kernel's output
+      const bool direct = direct::chosen(g);
+      const float* packed = direct ? direct_weights(s, g, w) : nullptr;  // null: packed per run
+      if (direct && direct_pool_epilogue(r, s, g)) {  // [ReLU +] 2×2 max pool fused into the direct kernel's output
         const int64_t pooled = mul(s, g.N, mul(s, g.Cout, (g.OH / 2) * (g.OW / 2)));
-        direct::forward_relu_pool(g, x, w, b, r.out(s, 0, pooled), nullptr, s.ep.size() == 2);
+        direct::forward_relu_pool(g, x, w, b, r.out(s, 0, pooled), nullptr, s.ep.size() == 2, packed);
         break;
       }
       std::unique_ptr<Scratch> scratch;
       float* y = pre_output(r, s, out, scratch);
+      if (direct && !pooled_epilogue(s)) {
+        // the elementwise epilogue runs on each plane as the direct kernel writes it
+        const int64_t S = g.out_plane();
+        const std::vector<const float*> other = epilogue_operands(r, s, g.Cout, S, s.ep.size());
+        const direct::PlaneHook hook = [&](int64_t n, int64_t o, float* plane) {
+          epilogue_span(s, s.ep.size(), other, plane, n * g.Cout + o, o, S, 0, S);
+        };
+        direct::forward(g, x, w, b, y, false, packed, s.ep.empty() ? nullptr : &hook);
+        break;
+      }
       conv_forward(g, x, w, b, y, false);
       finish(r, s, y, g.Cout, g.out_plane());
       break;
