@@ -30,12 +30,17 @@ const Kernels& active() {
 // output gradient, input-gradient source): past it the GEMM path's tiled workspace is the better tool.
 constexpr int64_t kMaxSampleFloats = int64_t{1} << 22;  // 16 MiB
 
+// Strides up to this run direct (as s·s phase planes, see Corr); larger ones are GEMM's.
+constexpr int64_t kMaxStride = 4;
+
 bool supported(const ConvGeom& g) {
-  // 1-D and 2-D, stride 1
-  if (!(g.D == 1 && g.kd == 1 && g.OD == 1 && g.sd == 1 && g.pd == 0 && g.sh == 1 && g.sw == 1 && g.N >= 1 &&
-        g.OH >= 1 && g.OW >= 1 && g.C <= kMaxSampleFloats && g.Cout <= kMaxSampleFloats))
+  // 1-D and 2-D; the forward takes strides up to kMaxStride, the gradients stride 1
+  if (!(g.D == 1 && g.kd == 1 && g.OD == 1 && g.sd == 1 && g.pd == 0 && g.sh >= 1 && g.sw >= 1 &&
+        g.sh <= kMaxStride && g.sw <= kMaxStride && g.N >= 1 && g.OH >= 1 && g.OW >= 1 && g.C <= kMaxSampleFloats &&
+        g.Cout <= kMaxSampleFloats))
     return false;
-  const int64_t fwd = (g.OH + (g.kh - 1) * g.dh) * (g.OW + (g.kw - 1) * g.dw);  // one padded input plane
+  // one channel's phase planes, at most sh·sw of [OH + (kh-1)·dh/sh, OW + (kw-1)·dw/sw]
+  const int64_t fwd = g.sh * g.sw * (g.OH + (g.kh - 1) * g.dh / g.sh) * (g.OW + (g.kw - 1) * g.dw / g.sw);
   const int64_t bwd = (g.H + (g.kh - 1) * g.dh) * (g.W + (g.kw - 1) * g.dw);    // one padded gradient plane
   return fwd <= kMaxSampleFloats && bwd <= kMaxSampleFloats && g.C * fwd + g.Cout * (fwd + 64) <= kMaxSampleFloats &&
          g.Cout * bwd <= kMaxSampleFloats;
@@ -57,26 +62,49 @@ namespace {
 
 inline int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-// A stride-1 correlation of src planes [N, G*Cg, Hs, Ws] into dst planes
-// [N, G*Mo, Ho, Wo] through padded planes [Rows, Wp] (src row r - pt, column
-// c - pl; zero outside).
+// A correlation with strides (sh, sw) of src planes [N, G*Cg, Hs, Ws] into dst
+// planes [N, G*Mo, Ho, Wo] through padded planes [Rows, Wp] (src row r - pt,
+// column c - pl; zero outside).
+//
+// Strides > 1 keep every tap a contiguous vector load by splitting each padded
+// channel into phase planes: phase (py, px) holds the padded pixels at rows
+// sh·r + py and columns sw·c + px, so tap (ky, kx) of output (oh, ow) is pixel
+// (oh + ky·dh/sh, ow + kx·dw/sw) of phase (ky·dh % sh, kx·dw % sw). A channel is
+// its used phases one after another (Rows × Wp each), and off[t] points into it;
+// stride 1 is the one phase of the whole padded plane.
 struct Corr {
-  int64_t N, G, Cg, Mo, Hs, Ws, Ho, Wo, kh, kw, dh, dw, pt, pl;
+  int64_t N, G, Cg, Mo, Hs, Ws, Ho, Wo, kh, kw, dh, dw, pt, pl, sh = 1, sw = 1;
   int64_t Rows, Wp, plane, Lw, taps;
   std::vector<int64_t> off;
+  std::vector<int64_t> phases;  // the used phases py·sw + px, in storage order
   int64_t cm;  // output channels per register block
   Corr(int64_t N_, int64_t G_, int64_t Cg_, int64_t Mo_, int64_t Hs_, int64_t Ws_, int64_t Ho_, int64_t Wo_,
-       int64_t kh_, int64_t kw_, int64_t dh_, int64_t dw_, int64_t pt_, int64_t pl_, int V, int acc)
+       int64_t kh_, int64_t kw_, int64_t dh_, int64_t dw_, int64_t pt_, int64_t pl_, int V, int acc, int64_t sh_ = 1,
+       int64_t sw_ = 1)
       : N(N_), G(G_), Cg(Cg_), Mo(Mo_), Hs(Hs_), Ws(Ws_), Ho(Ho_), Wo(Wo_), kh(kh_), kw(kw_), dh(dh_), dw(dw_),
-        pt(pt_), pl(pl_) {
-    Rows = Ho + (kh - 1) * dh;
-    Wp = Wo + (kw - 1) * dw;
-    plane = Rows * Wp;
-    Lw = round_up(Ho * Wp, V);
+        pt(pt_), pl(pl_), sh(sh_), sw(sw_) {
+    Rows = Ho + (kh - 1) * dh / sh;
+    Wp = Wo + (kw - 1) * dw / sw;
     taps = kh * kw;
+    std::vector<int64_t> slot(sh * sw, -1);
+    for (int64_t ky = 0; ky < kh; ky++)
+      for (int64_t kx = 0; kx < kw; kx++) {
+        const int64_t ph = (ky * dh % sh) * sw + kx * dw % sw;
+        if (slot[ph] < 0) slot[ph] = 0;
+      }
+    for (int64_t ph = 0; ph < sh * sw; ph++)
+      if (slot[ph] == 0) {
+        slot[ph] = static_cast<int64_t>(phases.size());
+        phases.push_back(ph);
+      }
+    plane = static_cast<int64_t>(phases.size()) * Rows * Wp;
+    Lw = round_up(Ho * Wp, V);
     off.resize(taps);
     for (int64_t ky = 0; ky < kh; ky++)
-      for (int64_t kx = 0; kx < kw; kx++) off[ky * kw + kx] = ky * dh * Wp + kx * dw;
+      for (int64_t kx = 0; kx < kw; kx++) {
+        const int64_t ph = (ky * dh % sh) * sw + kx * dw % sw;
+        off[ky * kw + kx] = slot[ph] * Rows * Wp + ky * dh / sh * Wp + kx * dw / sw;
+      }
     const int64_t cmax = std::max(1, std::min(8, acc / 2));
     const int64_t nb = (Mo + cmax - 1) / cmax;
     cm = (Mo + nb - 1) / nb;
@@ -92,8 +120,36 @@ struct Corr {
   int64_t padded() const { return G * Cg * plane + Wp + 64; }
 };
 
-// dst [Rows, Wp] = src [Hs, Ws] shifted by (pt, pl), zero outside. Returns false when src holds a non-finite value.
+// The phase planes of a strided correlation: dst [phases, Rows, Wp], phase (py, px)
+// holding src row sh·r + py - pt, column sw·j + px - pl (zero outside).
+void pad_plane_strided(const Corr& c, const float* src, float* dst) {
+  for (const int64_t ph : c.phases) {
+    const int64_t py = ph / c.sw, px = ph % c.sw;
+    for (int64_t r = 0; r < c.Rows; r++, dst += c.Wp) {
+      const int64_t sr = c.sh * r + py - c.pt;
+      if (sr < 0 || sr >= c.Hs) {
+        std::memset(dst, 0, c.Wp * sizeof(float));
+        continue;
+      }
+      // columns j with 0 <= sw·j + px - pl < Ws: [lo, hi)
+      const int64_t a = c.pl - px;  // sw·j >= a
+      const int64_t lo = std::clamp<int64_t>(a <= 0 ? 0 : (a + c.sw - 1) / c.sw, 0, c.Wp);
+      const int64_t hi = std::clamp<int64_t>(c.Ws + a <= 0 ? 0 : (c.Ws + a + c.sw - 1) / c.sw, lo, c.Wp);
+      const float* s = src + sr * c.Ws + px - c.pl;
+      for (int64_t j = 0; j < lo; j++) dst[j] = 0.f;
+      for (int64_t j = lo; j < hi; j++) dst[j] = s[c.sw * j];
+      for (int64_t j = hi; j < c.Wp; j++) dst[j] = 0.f;
+    }
+  }
+}
+
+// dst [Rows, Wp] = src [Hs, Ws] shifted by (pt, pl), zero outside (the phase planes when strided).
+// Returns false when src holds a non-finite value (stride 1 only; strided planes report true).
 bool pad_plane(const Corr& c, const float* src, float* dst) {
+  if (c.sh != 1 || c.sw != 1) {
+    pad_plane_strided(c, src, dst);
+    return true;
+  }
   float bad = 0.f;
   for (int64_t r = 0; r < c.Rows; r++) {
     float* d = dst + r * c.Wp;
@@ -167,7 +223,7 @@ void correlate(const Corr& c, const float* src, const float* wp, const float* bi
 Corr forward_corr(const ConvGeom& g) {
   const Kernels& k = active();
   return Corr(g.N, g.groups, g.C / g.groups, g.Cout / g.groups, g.H, g.W, g.OH, g.OW, g.kh, g.kw, g.dh, g.dw, g.ph,
-              g.pw, k.V, k.acc);
+              g.pw, k.V, k.acc, g.sh, g.sw);
 }
 
 std::vector<float> pack_forward(const Corr& c, const float* w) {
@@ -274,7 +330,7 @@ void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const 
 
 bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float*& gx_, float*& gw_,
               float*& gb_) {
-  if (!chosen(g)) return false;
+  if (g.sh != 1 || g.sw != 1 || !chosen(g)) return false;  // the gradients run direct at stride 1 only
   // auto: the input gradient goes direct only for few output channels (a short reduction
   // Cout/groups·kh·kw); LeNet's 6→16 layer measured 1.5× slower direct than GEMM + col2im.
   const bool gx_direct = conv_mode() == ConvMode::kDirect || (g.Cout / g.groups) * g.kvol() <= 256;

@@ -17,7 +17,8 @@
 // Register blocking as MLAS's NCHWc SconvKernel: a block of COB output channels ×
 // QV vectors of outputs stays in registers across all input channels and taps;
 // each tap loads QV input vectors and broadcasts COB weights.
-// Supported: 1-D and 2-D (D = kd = 1), stride 1, any padding, dilation and groups.
+// Supported: 1-D and 2-D (D = kd = 1), any padding, dilation and groups; the forward
+// takes strides up to 4 (as phase planes, see Corr in conv_direct.cc), the gradients stride 1.
 // Everything else (and anything the heuristic prefers GEMM for) runs conv.cc's GEMM path.
 //
 // Kernels per ISA live in conv_direct_<isa>.cc, each compiled with its own

@@ -33,8 +33,9 @@ interface Geo {
   seed: number;
 }
 
-// 520 geometries: mostly the stride-1 shapes the direct kernels take (the rest
-// check that the fallback to GEMM is seamless), batch 1 to 3 and 128.
+// 520 geometries: mostly the stride-1 shapes the direct kernels take, strides up to 5
+// (the forward runs direct up to 4; the rest check that the fallback to GEMM is
+// seamless), batch 1 to 3 and 128.
 function geometries(): Geo[] {
   const r = makeRng(12012);
   const out: Geo[] = [];
@@ -46,7 +47,8 @@ function geometries(): Geo[] {
     const N = big ? 128 : randInt(r, 1, 3);
     const H = nd === 1 ? 1 : randInt(r, 1, big ? 6 : 11), W = randInt(r, 1, big ? 7 : 13);
     const kh = nd === 1 ? 1 : randInt(r, 1, 5), kw = randInt(r, 1, 5);
-    const sh = nd === 1 ? 1 : r() < 0.85 ? 1 : 2, sw = r() < 0.85 ? 1 : 2;
+    // strides 2-4 run direct as phase planes (forward); 5 is past the direct kernels' limit
+    const sh = nd === 1 ? 1 : r() < 0.85 ? 1 : pick(r, [2, 2, 3, 4, 5]), sw = r() < 0.85 ? 1 : pick(r, [2, 2, 3, 4, 5]);
     const dh = nd === 1 ? 1 : r() < 0.8 ? 1 : 2, dw = r() < 0.8 ? 1 : 2;
     const ph = nd === 1 ? 0 : randInt(r, 0, 3), pw = randInt(r, 0, 3);
     const OH = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1, OW = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
@@ -112,6 +114,9 @@ describe('direct convolution kernels', () => {
     expect(geos.some((g) => g.N === 1)).toBe(true);
     expect(geos.some((g) => g.groups > 1 && g.dh > 1)).toBe(true);
     expect(geos.some((g) => g.sw > 1)).toBe(true);
+    expect(geos.some((g) => g.sh === 3 && g.sw === 2)).toBe(true);
+    expect(geos.some((g) => g.sh > 1 && g.dh > 1)).toBe(true);
+    expect(geos.some((g) => g.sw === 5)).toBe(true);
   });
 
   it('BLASNET_CONV and BLASNET_CONV_ISA: reported by backendInfo, a bad value fails the load naming it', () => {
