@@ -274,18 +274,30 @@ void conv_forward(const ConvGeom& g, const float* x, const float* w, const float
 
 // gb[c] = sum over n and the plane of gy[n, c]: per sample in float, over samples in double (the order every
 // conv path shares, so their bias gradients are bitwise equal).
+// gb[c] = sum over n and the plane of gy[n, c]: each plane summed in 16 interleaved
+// float lanes (a fixed order the compiler can vectorise; one serial chain of adds
+// was 6% of a LeNet training step), the lanes in order, the planes in double.
+// Channels split over the pool; each channel's order is fixed whatever the threads.
 void conv_bias_grad(const ConvGeom& g, const float* gy, float* gb) {
   const int64_t P = g.out_plane();
-  for (int64_t c = 0; c < g.Cout; c++) {
-    double acc = 0.0;
-    for (int64_t n = 0; n < g.N; n++) {
-      const float* p = gy + (n * g.Cout + c) * P;
-      float s = 0.f;
-      for (int64_t i = 0; i < P; i++) s += p[i];
-      acc += s;
+  constexpr int L = 16;
+  parallel_for(g.Cout, std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, g.N * P)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+      double acc = 0.0;
+      for (int64_t n = 0; n < g.N; n++) {
+        const float* p = gy + (n * g.Cout + c) * P;
+        float lane[L] = {};
+        int64_t i = 0;
+        for (; i + L <= P; i += L)
+          for (int j = 0; j < L; j++) lane[j] += p[i + j];
+        float s = 0.f;
+        for (int j = 0; j < L; j++) s += lane[j];
+        for (; i < P; i++) s += p[i];
+        acc += s;
+      }
+      gb[c] = static_cast<float>(acc);
     }
-    gb[c] = static_cast<float>(acc);
-  }
+  });
 }
 
 void conv_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb) {

@@ -273,7 +273,30 @@ void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const 
   // tie at 0 the index may differ, but the gradient there is cut by ReLU either
   // way), as plain selects that vectorise. A plane holding NaN takes the general
   // path: the last NaN wins, ties keep the first (max_pool_forward's rule).
+  // Without indices (inference): the row-pair maxima h[q] = max(s[q], s[q+1]) in one
+  // contiguous vector pass over the first 2·PH rows (the ISA's pair_max; the columns
+  // between windows are computed and ignored), then each window's max(h[top], h[bottom]) —
+  // the comparisons of the loop below, in its order. False (nothing reliable written)
+  // when the rows hold a NaN.
+  auto pool_rows = [&](const float* s, int64_t ld, float* d) {
+    const int64_t n = (2 * PH - 1) * ld + 2 * PW - 1;  // h is read on [0, n)
+    thread_local std::vector<float> hbuf;
+    if (static_cast<int64_t>(hbuf.size()) < n) hbuf.resize(static_cast<size_t>(n));
+    float* h = hbuf.data();
+    if (active().pair_max(s, h, n)) return false;
+    for (int64_t ph = 0; ph < PH; ph++) {
+      const float* h0 = h + 2 * ph * ld;
+      const float* h1 = h0 + ld;
+      float* dr = d + ph * PW;
+      for (int64_t pw = 0; pw < PW; pw++) {
+        const float m1 = h0[2 * pw], m2 = h1[2 * pw], m = m2 > m1 ? m2 : m1;
+        dr[pw] = relu && m < 0.f ? 0.f : m;
+      }
+    }
+    return true;
+  };
   auto pool = [&](const float* s, int64_t ld, float* d, int32_t* ix) {
+    if (!ix && pool_rows(s, ld, d)) return;
     int nan = 0;
     const int32_t OW32 = static_cast<int32_t>(g.OW);
     for (int64_t ph = 0; ph < PH; ph++) {

@@ -16,7 +16,7 @@ namespace {
 }  // namespace
 
 const Kernels& avx2_kernels() {
-  static const Kernels k{"avx2", V, forward_kernel, wgrad_kernel, kAcc};
+  static const Kernels k{"avx2", V, forward_kernel, wgrad_kernel, pair_max_kernel, kAcc};
   return k;
 }
 #else

@@ -16,7 +16,7 @@ namespace {
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels k{"avx512", V, forward_kernel, wgrad_kernel, kAcc};
+  static const Kernels k{"avx512", V, forward_kernel, wgrad_kernel, pair_max_kernel, kAcc};
   return k;
 }
 #else

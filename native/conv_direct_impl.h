@@ -141,3 +141,26 @@ void wgrad_kernel(const float* gyw, int64_t gstride, int64_t gn, int64_t cob, co
     default: return wg_cob<4>(gyw, gstride, gn, xr, xn, dw, nk, Lw, ns, acc);
   }
 }
+
+// h[q] = s[q+1] > s[q] ? s[q+1] : s[q] for q < n (s is read on [0, n]); returns
+// nonzero when any of s[0..n] is NaN (h is then unreliable).
+int pair_max_kernel(const float* s, float* h, int64_t n) {
+  int64_t q = 0;
+  int nan = 0;
+#if BLASNET_DIRECT_V > 1
+  typedef int vi __attribute__((vector_size(BLASNET_DIRECT_V * 4)));
+  vi bad = {};
+  for (; q + V <= n; q += V) {
+    const vf a = load(s + q), b = load(s + q + 1);
+    bad |= (a != a) | (b != b);
+    store(h + q, b > a ? b : a);
+  }
+  for (int i = 0; i < V; i++) nan |= bad[i];
+#endif
+  for (; q < n; q++) {
+    const float a = s[q], b = s[q + 1];
+    nan |= (a != a) | (b != b);
+    h[q] = b > a ? b : a;
+  }
+  return nan;
+}

@@ -19,6 +19,8 @@ struct Kernels {
   //   gyw[s*gn + c*gstride + q] * xr[s*xn + q + k*dw]      (Lw a multiple of V)
   void (*wgrad)(const float* gyw, int64_t gstride, int64_t gn, int64_t cob, const float* xr, int64_t xn, int64_t dw,
                 int64_t nk, int64_t Lw, int64_t ns, float* acc);
+  // h[q] = s[q+1] > s[q] ? s[q+1] : s[q] for q < n (s read on [0, n]); nonzero when s holds a NaN
+  int (*pair_max)(const float* s, float* h, int64_t n);
   int acc;  // accumulator registers a block may hold (picks the blocking)
 };
 const Kernels& scalar_kernels();

@@ -15,7 +15,7 @@ namespace {
 }  // namespace
 
 const Kernels& scalar_kernels() {
-  static const Kernels k{"scalar", V, forward_kernel, wgrad_kernel, kAcc};
+  static const Kernels k{"scalar", V, forward_kernel, wgrad_kernel, pair_max_kernel, kAcc};
   return k;
 }
 
