@@ -226,6 +226,54 @@ Corr forward_corr(const ConvGeom& g) {
               g.pw, k.V, k.acc, g.sh, g.sw);
 }
 
+// gx by a GEMM into the forward's wide layout (stride 1): per sample and group,
+// dcol [Cg·taps, Lw] = w_g^T · gyw_g, gyw being gy in rows of Wp (zero in the
+// thrown-away columns and the tail); then tap t's row of dcol is added at off[t]
+// into padded planes [Rows, Wp] — one contiguous run of Lw floats per (channel,
+// tap), where col2im adds rows of OW — and the planes are cropped into gx. The
+// thrown-away columns carry w·0 = 0 (the caller checks w is finite), landing on
+// other columns or the slack. Samples split over the pool; each sample's sums run
+// in one fixed order.
+void grad_input_gemm(const ConvGeom& g, const Corr& c, const float* w, const float* gy, float* gx) {
+  const int64_t G = c.G, Cg = c.Cg, Mg = c.Mo, K = Cg * c.taps, P = g.OH * g.OW, HW = g.H * g.W;
+  const int64_t gplane = c.plane + c.Wp + 64;  // a padded plane and the slack its runs reach
+  auto run = [&](int64_t n0, int64_t n1) {
+    Scratch gyw(static_cast<size_t>(g.Cout * c.Lw)), dcol(static_cast<size_t>(K * c.Lw)),
+        gp(static_cast<size_t>(Cg * gplane));
+    for (int64_t n = n0; n < n1; n++) {
+      for (int64_t co = 0; co < g.Cout; co++) {
+        float* d = gyw.p + co * c.Lw;
+        const float* src = gy + (n * g.Cout + co) * P;
+        for (int64_t oh = 0; oh < g.OH; oh++) {
+          std::memcpy(d + oh * c.Wp, src + oh * g.OW, g.OW * sizeof(float));
+          std::memset(d + oh * c.Wp + g.OW, 0, (c.Wp - g.OW) * sizeof(float));
+        }
+        std::memset(d + g.OH * c.Wp, 0, (c.Lw - g.OH * c.Wp) * sizeof(float));
+      }
+      for (int64_t gi = 0; gi < G; gi++) {
+        // dcol = w_g^T [K, Mg] · gyw_g [Mg, Lw]   (w_g: [Mg, K])
+        gemm(true, false, K, c.Lw, Mg, 1.f, w + gi * Mg * K, K, gyw.p + gi * Mg * c.Lw, c.Lw, 0.f, dcol.p, c.Lw, false);
+        std::memset(gp.p, 0, Cg * gplane * sizeof(float));
+        for (int64_t ci = 0; ci < Cg; ci++)
+          for (int64_t t = 0; t < c.taps; t++) {
+            float* __restrict d = gp.p + ci * gplane + c.off[t];
+            const float* __restrict r = dcol.p + (ci * c.taps + t) * c.Lw;
+            for (int64_t q = 0; q < c.Lw; q++) d[q] += r[q];
+          }
+        for (int64_t ci = 0; ci < Cg; ci++) {
+          float* d = gx + (n * g.C + gi * Cg + ci) * HW;
+          const float* src = gp.p + ci * gplane + g.ph * c.Wp + g.pw;
+          for (int64_t ih = 0; ih < g.H; ih++) std::memcpy(d + ih * g.W, src + ih * c.Wp, g.W * sizeof(float));
+        }
+      }
+    }
+  };
+  if (g.N >= 2 && num_threads() > 1)
+    parallel_for(g.N, 1, run);
+  else
+    run(0, g.N);
+}
+
 std::vector<float> pack_forward(const Corr& c, const float* w) {
   // w: [G*Mo, Cg, kh, kw]
   return pack(c, [&](int64_t gi, int64_t co, int64_t ci, int64_t t) { return w[((gi * c.Mo + co) * c.Cg + ci) * c.taps + t]; });
@@ -358,6 +406,14 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
   // Cout/groups·kh·kw); LeNet's 6→16 layer measured 1.5× slower direct than GEMM + col2im.
   const bool gx_direct = conv_mode() == ConvMode::kDirect || (g.Cout / g.groups) * g.kvol() <= 256;
   float* gx = gx_direct ? gx_ : nullptr;
+  // else a GEMM into the wide layout, unless w holds inf or NaN (its products with the
+  // zero columns would be NaN where the true sum has no term): then conv.cc's lowering
+  float* gx_gemm = nullptr;
+  if (gx_ && !gx_direct) {
+    float bad = 0.f;
+    for (int64_t i = 0; i < g.Cout * (g.C / g.groups) * g.kvol(); i++) bad += w[i] * 0.f;
+    if (bad == 0.f) gx_gemm = gx_;
+  }
   float* gw = gw_;
   float* const gb = gb_;
   const Kernels& k = active();
@@ -391,6 +447,7 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
       for (int64_t r = 0; r < g.H; r++) std::memcpy(d + r * g.W, yw + r * c.Wp, g.W * sizeof(float));
     });
   }
+  if (gx_gemm) grad_input_gemm(g, fc, w, gy, gx_gemm);
   if (gw) {
     // gw[co, ci, ky, kx] = sum over n, q of gyw[n, co, q] · xpad[n, ci, q + ky·dh·Wp + kx·dw]
     const Corr& c = fc;
@@ -448,7 +505,7 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
     }
   }
   // what was done here is done; the GEMM path does the rest
-  if (gx) gx_ = nullptr;
+  if (gx || gx_gemm) gx_ = nullptr;
   if (gw) gw_ = nullptr;
   gb_ = nullptr;
   return !gx_ && !gw_;

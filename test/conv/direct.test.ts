@@ -145,6 +145,61 @@ describe('direct convolution kernels', () => {
     }, 600_000);
   }
 
+  // auto sends the input gradient of layers with a long reduction (Cout/groups·kh·kw > 256, LeNet's
+  // 6→16 5×5) through a GEMM into the forward's wide layout; BLASNET_CONV=direct never does.
+  it('auto: the input gradient by GEMM into wide planes agrees with the GEMM path, bitwise across threads', () => {
+    const r = makeRng(5150);
+    const list: Geo[] = [];
+    while (list.length < 60) {
+      const groups = pick(r, [1, 1, 2]);
+      const C = groups * randInt(r, 1, 6), Cout = groups * randInt(r, 11, 32);
+      const N = pick(r, [1, 2, 5, 33]);
+      const H = randInt(r, 5, 16), W = randInt(r, 5, 17), kh = pick(r, [3, 5]), kw = pick(r, [3, 5, 4]);
+      const dh = r() < 0.8 ? 1 : 2, dw = r() < 0.8 ? 1 : 2, ph = randInt(r, 0, 2), pw = randInt(r, 0, 2);
+      const OH = H + 2 * ph - dh * (kh - 1), OW = W + 2 * pw - dw * (kw - 1);
+      if (OH < 1 || OW < 1 || (Cout / groups) * kh * kw <= 256) continue;
+      list.push({ nd: 2, N, C, Cout, H, W, kh, kw, sh: 1, sw: 1, ph, pw, dh, dw, groups, bias: r() < 0.5, seed: 9000 + list.length });
+    }
+    const a = runAll(list, { ...process.env, BLASNET_CONV: 'auto' }, [1, 2]);
+    const m = runAll(list, { ...process.env, BLASNET_CONV: 'gemm' });
+    list.forEach((g, i) => {
+      compare(a.out[i].r, m.out[i].r, g, 'auto vs gemm');
+      expect(a.out[i].same, JSON.stringify(g)).toBe(true);
+    });
+  }, 300_000);
+
+  it('auto: a weight holding inf or NaN gives the input gradient the GEMM path gives', () => {
+    const x = tensor(randArray(makeRng(3), 2 * 3 * 9 * 9), [2, 3, 9, 9]);
+    const wd = randArray(makeRng(4), 16 * 3 * 5 * 5);
+    wd[7] = Infinity;
+    wd[400] = NaN;
+    const grads = (w: Float32Array) => {
+      const xi = x.detach().requiresGrad_();
+      F.conv2d(xi, tensor(w, [16, 3, 5, 5]), null).sum().backward();
+      return Array.from(xi.grad!.data());
+    };
+    // reference: each input pixel's gradient is the sum of the weights that touch it (gy = 1)
+    const g = grads(Float32Array.from(wd));
+    const ref: number[] = [];
+    for (let n = 0; n < 2; n++)
+      for (let ci = 0; ci < 3; ci++)
+        for (let ih = 0; ih < 9; ih++)
+          for (let iw = 0; iw < 9; iw++) {
+            let sum = 0;
+            for (let co = 0; co < 16; co++)
+              for (let ky = 0; ky < 5; ky++)
+                for (let kx = 0; kx < 5; kx++) {
+                  const oh = ih - ky, ow = iw - kx;
+                  if (oh >= 0 && oh < 5 && ow >= 0 && ow < 5) sum += wd[((co * 3 + ci) * 5 + ky) * 5 + kx];
+                }
+            ref.push(sum);
+          }
+    g.forEach((v, i) => {
+      if (Number.isFinite(ref[i])) expect(v).toBeCloseTo(ref[i], 3);
+      else expect(Number.isNaN(v) ? 'nan' : v).toEqual(Number.isNaN(ref[i]) ? 'nan' : ref[i]);
+    });
+  });
+
   it('give results bitwise independent of the thread count (1, 2, 3 threads)', () => {
     const sample = geos.filter((_, i) => i % 5 === 0);
     const d = runAll(sample, { ...process.env, BLASNET_CONV: 'direct' }, [1, 2, 3]);
