@@ -457,51 +457,60 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
     const int64_t wc = std::max(1, std::min(4, k.acc / static_cast<int>(std::min<int64_t>(g.kw, 8))));
     const int64_t nb = (Mg + wc - 1) / wc, cob0 = (Mg + nb - 1) / nb;
     const int64_t tasks = G * nb * Cg * g.kh;
-    std::memset(gw, 0, g.Cout * Cg * g.kvol() * sizeof(float));
-    Scratch buf(static_cast<size_t>(chunk * per));
-    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-      const int64_t ns = std::min(chunk, g.N - n0);
-      auto prep = [&](int64_t s0, int64_t s1) {
-        for (int64_t s = s0; s < s1; s++) {
-          pad_sample(c, x + (n0 + s) * g.C * g.H * g.W, buf.p + s * xs);
-          float* gyw = buf.p + chunk * xs + s * gs;
-          for (int64_t co = 0; co < g.Cout; co++) {
-            float* d = gyw + co * c.Lw;
-            const float* src = gy + ((n0 + s) * g.Cout + co) * P;
-            for (int64_t oh = 0; oh < g.OH; oh++) {
-              std::memcpy(d + oh * c.Wp, src + oh * g.OW, g.OW * sizeof(float));
-              for (int64_t j = g.OW; j < c.Wp; j++) d[oh * c.Wp + j] = 0.f;
-            }
-            for (int64_t q = g.OH * c.Wp; q < c.Lw; q++) d[q] = 0.f;
+    const int64_t wsize = g.Cout * Cg * g.kvol();
+    // Chunk b's partial gradient (its samples' sums): the chunks run in parallel, each in one
+    // thread start to end (few large jobs: per-chunk jobs of ~50 µs did not scale on 2 cores),
+    // and the partials are added into gw in chunk order — the same sums in the same order
+    // whatever the thread count. At most kGroup chunks (and their partials) at a time.
+    constexpr int64_t kGroup = 64;
+    const int64_t nchunks = (g.N + chunk - 1) / chunk;
+    std::vector<float> part(static_cast<size_t>(std::min(nchunks, kGroup) * wsize));
+    std::memset(gw, 0, wsize * sizeof(float));
+    auto one_chunk = [&](int64_t b, float* buf, float* acc, float* pw) {
+      const int64_t n0 = b * chunk, ns = std::min(chunk, g.N - n0);
+      for (int64_t s = 0; s < ns; s++) {
+        pad_sample(c, x + (n0 + s) * g.C * g.H * g.W, buf + s * xs);
+        float* gyw = buf + chunk * xs + s * gs;
+        for (int64_t co = 0; co < g.Cout; co++) {
+          float* d = gyw + co * c.Lw;
+          const float* src = gy + ((n0 + s) * g.Cout + co) * P;
+          for (int64_t oh = 0; oh < g.OH; oh++) {
+            std::memcpy(d + oh * c.Wp, src + oh * g.OW, g.OW * sizeof(float));
+            for (int64_t j = g.OW; j < c.Wp; j++) d[oh * c.Wp + j] = 0.f;
           }
+          for (int64_t q = g.OH * c.Wp; q < c.Lw; q++) d[q] = 0.f;
         }
-      };
-      auto work = [&](int64_t t0, int64_t t1) {
-        std::vector<float> acc(static_cast<size_t>(4 * g.kw));
-        for (int64_t t = t0; t < t1; t++) {
-          int64_t r = t;
-          const int64_t ky = r % g.kh;
-          r /= g.kh;
-          const int64_t ci = r % Cg;
-          r /= Cg;
-          const int64_t b = r % nb, gi = r / nb;
-          const int64_t co0 = b * cob0, cob = std::min(cob0, Mg - co0);
-          if (cob <= 0) continue;
-          std::fill(acc.begin(), acc.end(), 0.f);
-          k.wgrad(buf.p + chunk * xs + (gi * Mg + co0) * c.Lw, c.Lw, gs, cob,
-                  buf.p + (gi * Cg + ci) * c.plane + ky * g.dh * c.Wp, xs, g.dw, g.kw, c.Lw, ns, acc.data());
-          for (int64_t j = 0; j < cob; j++)
-            for (int64_t kx = 0; kx < g.kw; kx++)
-              gw[(((gi * Mg + co0 + j) * Cg + ci) * g.kh + ky) * g.kw + kx] += acc[j * g.kw + kx];
-        }
-      };
-      if (num_threads() > 1) {
-        parallel_for(ns, 1, prep);
-        parallel_for(tasks, 1, work);
-      } else {
-        prep(0, ns);
-        work(0, tasks);
       }
+      for (int64_t t = 0; t < tasks; t++) {
+        int64_t r = t;
+        const int64_t ky = r % g.kh;
+        r /= g.kh;
+        const int64_t ci = r % Cg;
+        r /= Cg;
+        const int64_t bl = r % nb, gi = r / nb;
+        const int64_t co0 = bl * cob0, cob = std::min(cob0, Mg - co0);
+        if (cob <= 0) continue;
+        std::fill(acc, acc + 4 * g.kw, 0.f);
+        k.wgrad(buf + chunk * xs + (gi * Mg + co0) * c.Lw, c.Lw, gs, cob, buf + (gi * Cg + ci) * c.plane + ky * g.dh * c.Wp,
+                xs, g.dw, g.kw, c.Lw, ns, acc);
+        for (int64_t j = 0; j < cob; j++)
+          for (int64_t kx = 0; kx < g.kw; kx++)
+            pw[(((gi * Mg + co0 + j) * Cg + ci) * g.kh + ky) * g.kw + kx] = acc[j * g.kw + kx];
+      }
+    };
+    for (int64_t b0 = 0; b0 < nchunks; b0 += kGroup) {
+      const int64_t nb_ = std::min(kGroup, nchunks - b0);
+      auto run = [&](int64_t i0, int64_t i1) {
+        Scratch buf(static_cast<size_t>(chunk * per));
+        std::vector<float> acc(static_cast<size_t>(4 * g.kw));
+        for (int64_t i = i0; i < i1; i++) one_chunk(b0 + i, buf.p, acc.data(), part.data() + i * wsize);
+      };
+      if (num_threads() > 1 && nb_ > 1)
+        parallel_for(nb_, 1, run);
+      else
+        run(0, nb_);
+      for (int64_t i = 0; i < nb_; i++)
+        for (int64_t e = 0; e < wsize; e++) gw[e] += part[i * wsize + e];
     }
   }
   // what was done here is done; the GEMM path does the rest
