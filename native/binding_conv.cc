@@ -1,4 +1,5 @@
 // Bindings for convolution (conv.cc).
+#include <atomic>
 #include <napi.h>
 
 #include <cstring>
@@ -121,17 +122,28 @@ FN(ConvPoolBackward) {
   exact(env, y, planes * pp, "output");
   exact(env, idx, planes * pp, "indices");
   const int32_t* ip = reinterpret_cast<const int32_t*>(idx->data);
-  for (int64_t i = 0; i < planes * pp; i++)
-    if (ip[i] < 0 || ip[i] >= P) fail(env, "convPool backward: corrupt indices");
+  // gz [planes, P]: each plane zeroed, then its pooled gradients scattered, planes split
+  // over the pool. An index outside its plane is skipped and reported after.
   Scratch gz(static_cast<size_t>(planes * P));
-  std::memset(gz.p, 0, planes * P * sizeof(float));
-  for (int64_t pl = 0; pl < planes; pl++) {
-    const float* gp = gy->data + pl * pp;
-    const float* yp = y->data + pl * pp;
-    const int32_t* ix = ip + pl * pp;
-    float* z = gz.p + pl * P;
-    for (int64_t i = 0; i < pp; i++) z[ix[i]] = relu && yp[i] <= 0.f ? 0.f : gp[i];
-  }
+  std::atomic<bool> corrupt{false};
+  parallel_for(planes, std::max<int64_t>(1, 8192 / P), [&](int64_t p0, int64_t p1) {
+    std::memset(gz.p + p0 * P, 0, (p1 - p0) * P * sizeof(float));
+    for (int64_t pl = p0; pl < p1; pl++) {
+      const float* gp = gy->data + pl * pp;
+      const float* yp = y->data + pl * pp;
+      const int32_t* ix = ip + pl * pp;
+      float* z = gz.p + pl * P;
+      for (int64_t i = 0; i < pp; i++) {
+        const int32_t at = ix[i];
+        if (at < 0 || at >= P) {
+          corrupt.store(true, std::memory_order_relaxed);
+          continue;
+        }
+        z[at] = relu && yp[i] <= 0.f ? 0.f : gp[i];
+      }
+    }
+  });
+  if (corrupt.load()) fail(env, "convPool backward: corrupt indices");
   Value gx = nx ? out(env, x->numel) : env.Null();
   Value gw = nw ? out(env, w->numel) : env.Null();
   Value gb = nb ? out(env, g.Cout) : env.Null();
