@@ -153,6 +153,10 @@ struct PadMap {
   int64_t outer, D, H, W, OD, OH, OW;
   const int64_t *md, *mh, *mw;
 };
+// The maps of a pad of [L0, L1, L2] to [O0, O1, O2] with `before` elements before each dim
+// (negative: cropped); mode 0 constant, 1 reflect, 2 replicate, 3 circular. Returns null,
+// or why the pad is impossible (every map entry is then inside its dim or -1).
+const char* pad_maps(const int64_t before[3], const int64_t L[3], const int64_t O[3], int mode, std::vector<int64_t> maps[3]);
 void pad_forward(const PadMap& m, const float* x, float* y, float value);
 void pad_backward(const PadMap& m, const float* gy, float* gx);
 void adaptive_avg_pool_forward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const float* x, float* y);

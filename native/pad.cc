@@ -4,10 +4,57 @@
 // and dim (PadMap), checked to lie inside the input; here that map is applied.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels.h"
 
 namespace blasnet {
+
+namespace {
+
+// Source coordinate of output coordinate o along a dim of size L padded to O by `before` (the rest
+// after), or -1 for the fill value; -2 when none exists (the caller refuses). Negative pads crop.
+// mode: 0 constant, 1 reflect, 2 replicate (PyTorch 1.13's index formulas, which read relative to the
+// uncropped input), 3 circular (the cropped range repeated).
+int64_t source(int64_t o, int64_t before, int64_t L, int64_t O, int mode) {
+  const int64_t after = O - L - before;
+  const int64_t c0 = std::max<int64_t>(-before, 0), c1 = std::max<int64_t>(-after, 0);
+  const int64_t o0 = std::max<int64_t>(before, 0);
+  if (mode == 0) {
+    const int64_t i = o - before;
+    return i >= 0 && i < L ? i : -1;
+  }
+  if (mode == 1 || mode == 2) {
+    int64_t i;
+    if (o < before)
+      i = mode == 1 ? 2 * before - o : before;
+    else if (o < L + before)
+      i = o;
+    else
+      i = mode == 1 ? 2 * (L + before - 1) - o : L + before - 1;
+    i = i - o0 + c0;
+    return i >= 0 && i < L ? i : -2;
+  }
+  const int64_t Lc = L - c0 - c1;
+  if (Lc < 1) return -2;
+  const int64_t i = o - o0;
+  return c0 + ((i % Lc) + Lc) % Lc;
+}
+
+}  // namespace
+
+const char* pad_maps(const int64_t before[3], const int64_t L[3], const int64_t O[3], int mode, std::vector<int64_t> maps[3]) {
+  for (int d = 0; d < 3; d++) {
+    if (mode != 0 && L[d] < 1 && O[d] > 0) return "pad: an empty dim can only be padded with a constant";
+    maps[d].resize(static_cast<size_t>(O[d]));
+    for (int64_t o = 0; o < O[d]; o++) {
+      const int64_t s = source(o, before[d], L[d], O[d], mode);
+      if (s < -1 || s >= L[d] || (mode != 0 && s < 0)) return "pad: padding larger than the input allows for this mode";
+      maps[d][o] = s;
+    }
+  }
+  return nullptr;
+}
 
 // x: [outer, D, H, W] → y: [outer, OD, OH, OW]
 void pad_forward(const PadMap& m, const float* x, float* y, float value) {

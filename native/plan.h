@@ -50,6 +50,8 @@ enum Op {
   kGather,       // in: x, idx... | ints: spec (below) — out[i] = x[offset + i·xstride + Σ idx_k(i)·xstride_k]
   kScatter,      // in: dst, src, idx... | ints: accumulate, spec — out = dst with src written (added) at the spec's positions
   kWhere,        // in: c, a, b | ints: rank, shape[rank], c/a/b strides[rank]
+  kConvTranspose,  // in: x, w | ints: geom[22] of the adjoint convolution (N at 0): y = its input gradient
+  kPad,          // in: x | ints: outer, L[3], O[3], before[3], mode | reals: value (nn.functional.pad)
   kOpCount
 };
 

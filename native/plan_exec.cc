@@ -27,7 +27,7 @@ constexpr int64_t kMaxElems = int64_t{1} << 40;
 [[noreturn]] void bad(const Step& s, const std::string& why) {
   static const char* names[] = {"conv", "linear", "eltwise", "binary", "unary", "permute", "reduceSum", "reduceMax", "softmax",
                                 "matmul", "maxPool", "avgPool", "adaptiveAvgPool", "batchNorm", "fill", "copy", "sumTo", "axpy", "cat",
-                                "gather", "scatter", "where"};
+                                "gather", "scatter", "where", "convTranspose", "pad"};
   const char* n = s.op >= 0 && s.op < kOpCount ? names[s.op] : "?";
   throw Error(std::string("plan: ") + n + " step: " + why);
 }
@@ -623,6 +623,36 @@ void step(Run& r, const Step& s) {
       if (n != sn) bad(s, "source has " + std::to_string(sn) + " elements, the spec writes " + std::to_string(n));
       float* y = r.take_or_copy(s, 0, 0);
       index_scatter(y, src, sp, acc);
+      break;
+    }
+    case kConvTranspose: {  // as the convTransposeForward binding: the adjoint conv's input gradient
+      ConvGeom g = conv_geom(s, a.take(22));
+      if (g.N != r.N) bad(s, "batch size disagrees with the run");
+      const float* x = r.in(s, 0, mul(s, g.N, mul(s, g.Cout, g.out_plane())), "input");
+      const float* w = r.in(s, 1, mul(s, g.Cout, mul(s, g.C / g.groups, g.kvol())), "weight");
+      conv_backward(g, nullptr, w, x, r.out(s, 0, mul(s, g.N, mul(s, g.C, g.in_plane()))), nullptr, nullptr);
+      break;
+    }
+    case kPad: {  // as the pad binding, forward
+      const int64_t outer = a.nonneg();
+      int64_t L[3], O[3], before[3];
+      for (auto& v : L) v = a.nonneg();
+      for (auto& v : O) v = a.nonneg();
+      for (auto& v : before) {
+        v = a.next();
+        if (v < -kMaxElems || v > kMaxElems) bad(s, "pad out of range");
+      }
+      const int64_t mode = a.next();
+      if (mode < 0 || mode > 3) bad(s, "unknown pad mode");
+      const int64_t in = mul(s, outer, mul(s, L[0], mul(s, L[1], L[2]))), on = mul(s, outer, mul(s, O[0], mul(s, O[1], O[2])));
+      if (static_cast<size_t>(on) > kMaxTensorNumel) bad(s, "the output is larger than one tensor may hold");
+      const float* x = r.in(s, 0, in, "input");
+      float* y = r.out(s, 0, on);
+      if (on == 0) break;
+      std::vector<int64_t> maps[3];
+      if (const char* why = pad_maps(before, L, O, static_cast<int>(mode), maps)) bad(s, why);
+      PadMap m{outer, L[0], L[1], L[2], O[0], O[1], O[2], maps[0].data(), maps[1].data(), maps[2].data()};
+      pad_forward(m, x, y, s.reals.empty() ? 0.f : s.reals[0]);
       break;
     }
     case kWhere: {

@@ -29,6 +29,7 @@ import { Tensor, describe, numelOf } from '../tensor';
 import { noGrad } from '../autograd';
 import type { Module } from '../nn/module';
 import { StepOp } from './codes';
+import { Un } from '../ops/codes';
 
 export type ValKind = 'input' | 'const' | 'data' | 'temp' | 'unusable';
 
@@ -230,6 +231,25 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
       one(StepOp.Linear, [valOf(x, 'linear'), valOf(w, 'linear weight'), opt(b, 'linear bias')], N * outF, [N, inF, outF]),
     convForward: (x: unknown, w: unknown, b: unknown, geom: number[]) =>
       one(StepOp.Conv, [valOf(x, 'conv'), valOf(w, 'conv weight'), opt(b, 'conv bias')], geom[0] * geom[5] * geom[19] * geom[20] * geom[21], geom),
+    // the eager fused conv2dReluMaxPool2d: the three steps it is bitwise equal to, which the
+    // fusion pass folds back into one conv with a [ReLU,] 2×2 max-pool epilogue
+    convPoolForward: (x: unknown, w: unknown, b: unknown, geom: number[], relu: boolean) => {
+      const [N, , , , , Cout] = geom;
+      const OH = geom[20], OW = geom[21], n = N * Cout * OH * OW;
+      let y = one(StepOp.Conv, [valOf(x, 'conv'), valOf(w, 'conv weight'), opt(b, 'conv bias')], n, geom);
+      if (relu) y = one(StepOp.Unary, [valOf(y, 'relu')], n, [Un.Relu], [0]);
+      const PH = Math.floor(OH / 2), PW = Math.floor(OW / 2);
+      // PoolGeom: planes, D, H, W, OD, OH, OW, kd, kh, kw, sd, sh, sw, pd, ph, pw
+      const pg = [N * Cout, 1, OH, OW, 1, PH, PW, 1, 2, 2, 1, 2, 2, 0, 0, 0];
+      return [one(StepOp.MaxPool, [valOf(y, 'maxPool')], N * Cout * PH * PW, pg), unusable('max-pool indices')];
+    },
+    convTransposeForward: (x: unknown, w: unknown, g: number[]) =>
+      one(StepOp.ConvTranspose, [valOf(x, 'convTranspose'), valOf(w, 'convTranspose weight')], g[0] * g[1] * g[2] * g[3] * g[4], g),
+    // sizes: [outer, D, H, W, OD, OH, OW]
+    pad: (x: unknown, sizes: number[], bd: number, bh: number, bw: number, mode: number, value: number, backward: boolean) =>
+      backward
+        ? refuse('runs a backward kernel')
+        : one(StepOp.Pad, [valOf(x, 'pad')], sizes[0] * sizes[4] * sizes[5] * sizes[6], [...sizes, bd, bh, bw, mode], [value]),
     maxPoolForward: (x: unknown, g: number[]) =>
       g.length !== 16
         ? refuse('runs max pooling with dilation, which compiled plans do not support yet')

@@ -5,7 +5,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { Tensor, randn, manualSeed, noGrad, nn, InferenceSession, setNumThreads, getNumThreads } from '../../src';
 import { expectBitwise } from '../helpers';
-import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, Reductions, Inception, Slicing, settleBatchNorm } from './models';
+import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, Reductions, Inception, Slicing, FusedConvPool, EncoderDecoder, settleBatchNorm } from './models';
 
 const threadsBefore = getNumThreads();
 afterAll(() => setNumThreads(threadsBefore));
@@ -50,6 +50,8 @@ const CASES: Case[] = [
     batches: [1, 2, 3, 64],
   },
   { name: 'channel slicing and indexing (narrow, slice, select, index, indexSelect, gather of argmax, where, stack, chunk, split, unbind, cat)', make: () => (manualSeed(9), new Slicing()), sample: [2, 5, 4], batches: [1, 2, 3, 64] },
+  { name: 'the eager fused F.conv2dReluMaxPool2d (with and without ReLU, odd planes)', make: () => (manualSeed(16), new FusedConvPool()), sample: [1, 17, 17], batches: [1, 2, 3, 64] },
+  { name: 'padding modes, F.pad in every mode (cropping included), transposed convolutions 1-d to 3-d', make: () => (manualSeed(18), new EncoderDecoder()), sample: [2, 11, 9], batches: [1, 2, 3, 17] },
   { name: 'permute, batched matmul and softmax (self-attention)', make: () => (manualSeed(6), new Attention()), sample: [3, 5, 4], batches: [1, 2, 3, 7] },
 ];
 
@@ -122,6 +124,12 @@ describe('fusion', () => {
     manualSeed(12);
     const plan = new InferenceSession(new MnistNet()).explain([1, 28, 28]);
     expect(plan.split('\n').map((l) => l.split(' [')[0])).toEqual(['conv + relu', 'conv + relu + maxPool', 'linear + relu', 'linear', 'softmax']);
+  });
+
+  it('F.conv2dReluMaxPool2d compiles to one fused conv step each', () => {
+    manualSeed(17);
+    const plan = new InferenceSession(new FusedConvPool()).explain([1, 17, 17]);
+    expect(plan.split('\n').map((l) => l.split(' [')[0])).toEqual(['conv + relu + maxPool', 'conv + maxPool', 'linear']);
   });
 
   it('foldBatchNorm folds batch norm into the conv weights: within 1e-5 of eager (relative to the output scale), fewer epilogue ops', async () => {

@@ -198,3 +198,38 @@ export class Slicing extends nn.Module {
     return cat([gather(p, 2, am), p.mean(2, true), where(p.lt(0), 0, p).sum(2, true)], 2).flatten(1);
   }
 }
+
+/** A LeNet written with the eager fused op F.conv2dReluMaxPool2d (with and without its ReLU, odd planes). */
+export class FusedConvPool extends nn.Module {
+  conv1 = new nn.Conv2d(1, 6, 5, { padding: 2 });
+  conv2 = new nn.Conv2d(6, 16, 3, { bias: false });
+  fc = new nn.Linear(16 * 3 * 3, 10);
+  forward(x: Tensor): Tensor {
+    x = F.conv2dReluMaxPool2d(x, this.conv1.weight, this.conv1.bias, { padding: 2 }); // [1, 17, 17] → conv 17² → pool 8²
+    x = F.conv2dReluMaxPool2d(x, this.conv2.weight, null, { relu: false }); // → conv 6² → pool 3²
+    return this.fc.forward(x.flatten(1));
+  }
+}
+
+/** A small encoder–decoder: convs with padding modes, F.pad in every mode (cropping included), transposed convs 1-d to 3-d. */
+export class EncoderDecoder extends nn.Module {
+  enc = new nn.Conv2d(2, 6, 3, 2, 1, 1, 1, true, 'reflect');
+  mid = new nn.Conv2d(6, 6, 3, { padding: 1, paddingMode: 'circular', groups: 2 });
+  up = new nn.ConvTranspose2d(6, 4, 3, { stride: 2, padding: 1, outputPadding: 1 });
+  up2 = new nn.ConvTranspose2d(4, 4, 2, { stride: 1, groups: 2, dilation: 2, bias: false });
+  line = new nn.ConvTranspose1d(4, 3, 3, { stride: 3 });
+  vol = new nn.ConvTranspose3d(1, 2, 2, { stride: 2 });
+  forward(x: Tensor): Tensor {
+    let y = F.relu(this.enc.forward(x));
+    y = F.pad(y, [1, 1, 1, 1], 'replicate');
+    y = this.mid.forward(y);
+    y = F.pad(y, [-1, 0, 0, -1]); // crop
+    y = F.relu(this.up.forward(y));
+    y = this.up2.forward(F.pad(y, [2, 1, 0, 2], 'constant', 0.5));
+    y = F.pad(y, [1, 2, 2, 1], 'reflect');
+    const [N, C, H, W] = y.shape;
+    const l = this.line.forward(y.reshape([N, C, H * W]).narrow(2, 0, 7)); // [N, 3, 21]
+    const v = this.vol.forward(F.pad(y.narrow(1, 0, 1).reshape([N, 1, 1, H, W]), [0, 0, 0, 0, 1, 0], 'circular'));
+    return cat([l.flatten(1), v.flatten(1), y.flatten(1)], 1);
+  }
+}
