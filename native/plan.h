@@ -38,8 +38,8 @@ enum Op {
   kReduceMax,    // in: x | out: values, argmax? | ints: outer, size, inner
   kSoftmax,      // in: x | ints: outer, size, inner, log
   kMatmul,       // in: a, b | ints: batch, M, N, K, transA, transB, a batch stride, b batch stride
-  kMaxPool,      // in: x | ints: geom[16]
-  kAvgPool,      // in: x | ints: geom[16], countIncludePad
+  kMaxPool,      // in: x | ints: geom[16] (+ dilation[3])
+  kAvgPool,      // in: x | ints: geom[16], countIncludePad (+ divisorOverride)
   kAdaptiveAvg,  // in: x | ints: planes, H, W, OH, OW
   kBatchNorm,    // in: x, gamma?, beta?, mean, var | ints: N, C, S | reals: eps
   kFill,         // ints: n | reals: value
@@ -52,6 +52,7 @@ enum Op {
   kWhere,        // in: c, a, b | ints: rank, shape[rank], c/a/b strides[rank]
   kConvTranspose,  // in: x, w | ints: geom[22] of the adjoint convolution (N at 0): y = its input gradient
   kPad,          // in: x | ints: outer, L[3], O[3], before[3], mode | reals: value (nn.functional.pad)
+  kAdaptive3d,   // in: x | ints: planes, D, H, W, OD, OH, OW, max (adaptive avg / max pools over 3 dims)
   kOpCount
 };
 

@@ -27,7 +27,7 @@ constexpr int64_t kMaxElems = int64_t{1} << 40;
 [[noreturn]] void bad(const Step& s, const std::string& why) {
   static const char* names[] = {"conv", "linear", "eltwise", "binary", "unary", "permute", "reduceSum", "reduceMax", "softmax",
                                 "matmul", "maxPool", "avgPool", "adaptiveAvgPool", "batchNorm", "fill", "copy", "sumTo", "axpy", "cat",
-                                "gather", "scatter", "where", "convTranspose", "pad"};
+                                "gather", "scatter", "where", "convTranspose", "pad", "adaptivePool3d"};
   const char* n = s.op >= 0 && s.op < kOpCount ? names[s.op] : "?";
   throw Error(std::string("plan: ") + n + " step: " + why);
 }
@@ -146,6 +146,7 @@ struct Ints {
     if (at >= v.size()) bad(s, "too few integer arguments");
     return v[at++];
   }
+  size_t left() const { return v.size() - at; }
   int64_t nonneg() {
     int64_t x = next();
     if (x < 0 || x > kMaxElems) bad(s, "a size is negative or too large");
@@ -519,12 +520,35 @@ void step(Run& r, const Step& s) {
     case kMaxPool:
     case kAvgPool: {
       PoolGeom g = pool_geom(s, a.take(16));
+      if (s.op == kMaxPool && a.left() == 3) {  // dilation
+        g.dd = a.next(), g.dh = a.next(), g.dw = a.next();
+        if (g.dd < 1 || g.dh < 1 || g.dw < 1 || g.dd > kMaxElems || g.dh > kMaxElems || g.dw > kMaxElems) bad(s, "dilation must be >= 1");
+      }
       const float* x = r.in(s, 0, mul(s, g.planes, mul(s, g.D, mul(s, g.H, g.W))), "input");
       float* y = r.out(s, 0, mul(s, g.planes, mul(s, g.OD, mul(s, g.OH, g.OW))));
-      if (s.op == kMaxPool)
+      if (s.op == kMaxPool) {
         max_pool_forward(g, x, y, nullptr);
+      } else {
+        const bool inc = a.next() != 0;
+        const int64_t divisor = a.left() ? a.nonneg() : 0;  // divisorOverride (0: none)
+        avg_pool_forward(g, x, y, inc, divisor);
+      }
+      if (a.left()) bad(s, "too many integer arguments");
+      break;
+    }
+    case kAdaptive3d: {
+      int64_t v[7];
+      for (auto& e : v) e = a.nonneg();
+      const bool max = a.next() != 0;
+      PoolGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], 1, 1, 1, 1, 1, 1, 0, 0, 0};
+      if (g.D < 1 || g.H < 1 || g.W < 1 || g.OD < 1 || g.OH < 1 || g.OW < 1) bad(s, "sizes must be >= 1");
+      if (mul(s, g.D, mul(s, g.H, g.W)) > std::numeric_limits<int32_t>::max()) bad(s, "plane too large");
+      const float* x = r.in(s, 0, mul(s, g.planes, mul(s, g.D, mul(s, g.H, g.W))), "input");
+      float* y = r.out(s, 0, mul(s, g.planes, mul(s, g.OD, mul(s, g.OH, g.OW))));
+      if (max)
+        adaptive_max_pool3d_forward(g, x, y, nullptr);
       else
-        avg_pool_forward(g, x, y, a.next() != 0);
+        adaptive_avg_pool3d_forward(g, x, y);
       break;
     }
     case kAdaptiveAvg: {

@@ -252,7 +252,8 @@ export function fuse(p: Program, host: FuseHost): void {
           head.ep.push({ kind: EpKind.Add, flag: otherFirst ? 1 : 0, real: 0, operands: [otherFirst ? c.ins[0] : c.ins[1]], geom: [] });
         } else if (isAct(c) && c.ins[0] === cur) {
           head.ep.push(actOp(c));
-        } else if ((c.op === StepOp.MaxPool || c.op === StepOp.AvgPool) && head.op === StepOp.Conv && c.ins[0] === cur) {
+        } else if (((c.op === StepOp.MaxPool && c.ints.length === 16) || (c.op === StepOp.AvgPool && c.ints.length === 17)) && head.op === StepOp.Conv && c.ins[0] === cur) {
+          // (a pool epilogue has no dilation or divisorOverride: those pools stay steps of their own)
           head.ep.push({ kind: c.op === StepOp.MaxPool ? EpKind.MaxPool : EpKind.AvgPool, flag: c.op === StepOp.AvgPool ? c.ints[16].v : 0, real: 0, operands: [], geom: c.ints.slice(0, 16) });
           absorb(head, c, c.outs[0]!);
           break;

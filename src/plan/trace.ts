@@ -250,12 +250,16 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
       backward
         ? refuse('runs a backward kernel')
         : one(StepOp.Pad, [valOf(x, 'pad')], sizes[0] * sizes[4] * sizes[5] * sizes[6], [...sizes, bd, bh, bw, mode], [value]),
-    maxPoolForward: (x: unknown, g: number[]) =>
-      g.length !== 16
-        ? refuse('runs max pooling with dilation, which compiled plans do not support yet')
-        : [one(StepOp.MaxPool, [valOf(x, 'maxPool')], g[0] * g[4] * g[5] * g[6], g), unusable('max-pool indices')],
+    // g: geom[16], or 19 with the dilation
+    maxPoolForward: (x: unknown, g: number[]) => [one(StepOp.MaxPool, [valOf(x, 'maxPool')], g[0] * g[4] * g[5] * g[6], g), unusable('max-pool indices')],
     avgPoolForward: (x: unknown, g: number[], inc: boolean, divisor?: number) =>
-      divisor ? refuse('runs average pooling with divisorOverride, which compiled plans do not support yet') : one(StepOp.AvgPool, [valOf(x, 'avgPool')], g[0] * g[4] * g[5] * g[6], [...g, inc]),
+      one(StepOp.AvgPool, [valOf(x, 'avgPool')], g[0] * g[4] * g[5] * g[6], divisor ? [...g, inc, divisor] : [...g, inc]),
+    // geom: planes, D, H, W, OD, OH, OW
+    adaptivePool3d: (x: unknown, g: number[], max: boolean, backward: boolean) => {
+      if (backward) refuse('runs a backward kernel');
+      const y = one(StepOp.Adaptive3d, [valOf(x, max ? 'adaptiveMaxPool' : 'adaptiveAvgPool')], g[0] * g[4] * g[5] * g[6], [...g, max]);
+      return max ? [y, unusable('adaptive max-pool indices')] : y;
+    },
     adaptiveAvgPool: (x: unknown, P: number, H: number, W: number, OH: number, OW: number, backward: boolean) =>
       backward ? refuse('runs a backward kernel') : one(StepOp.AdaptiveAvg, [valOf(x, 'adaptiveAvgPool')], P * OH * OW, [P, H, W, OH, OW]),
     // indexing and joining (select, narrow, slice, index, indexSelect, gather, cat, stack, split, chunk, unbind)

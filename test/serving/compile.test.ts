@@ -5,7 +5,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { Tensor, randn, manualSeed, noGrad, nn, InferenceSession, setNumThreads, getNumThreads } from '../../src';
 import { expectBitwise } from '../helpers';
-import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, Reductions, Inception, Slicing, FusedConvPool, EncoderDecoder, settleBatchNorm } from './models';
+import { MnistNet, ResNet8, Broadcasting, BatchCentred, ShapeBranch, Attention, BasicBlock, Reductions, Inception, Slicing, FusedConvPool, EncoderDecoder, Pools, settleBatchNorm } from './models';
 
 const threadsBefore = getNumThreads();
 afterAll(() => setNumThreads(threadsBefore));
@@ -52,6 +52,7 @@ const CASES: Case[] = [
   { name: 'channel slicing and indexing (narrow, slice, select, index, indexSelect, gather of argmax, where, stack, chunk, split, unbind, cat)', make: () => (manualSeed(9), new Slicing()), sample: [2, 5, 4], batches: [1, 2, 3, 64] },
   { name: 'the eager fused F.conv2dReluMaxPool2d (with and without ReLU, odd planes)', make: () => (manualSeed(16), new FusedConvPool()), sample: [1, 17, 17], batches: [1, 2, 3, 64] },
   { name: 'padding modes, F.pad in every mode (cropping included), transposed convolutions 1-d to 3-d', make: () => (manualSeed(18), new EncoderDecoder()), sample: [2, 11, 9], batches: [1, 2, 3, 17] },
+  { name: 'dilated and ceil-mode max pools, divisorOverride, adaptive max 1-d to 3-d and adaptive avg 3-d pools', make: () => (manualSeed(19), new Pools()), sample: [2, 9, 8], batches: [1, 2, 3, 17] },
   { name: 'permute, batched matmul and softmax (self-attention)', make: () => (manualSeed(6), new Attention()), sample: [3, 5, 4], batches: [1, 2, 3, 7] },
 ];
 
@@ -130,6 +131,12 @@ describe('fusion', () => {
     manualSeed(17);
     const plan = new InferenceSession(new FusedConvPool()).explain([1, 17, 17]);
     expect(plan.split('\n').map((l) => l.split(' [')[0])).toEqual(['conv + relu + maxPool', 'conv + maxPool', 'linear']);
+  });
+
+  it('a dilated max pool after a conv stays a step of its own (an epilogue pool has no dilation)', () => {
+    manualSeed(20);
+    const steps = new InferenceSession(new Pools()).explain([2, 9, 8]).split('\n').map((l) => l.split(' [')[0]);
+    expect(steps.slice(0, 2)).toEqual(['conv', 'maxPool']);
   });
 
   it('foldBatchNorm folds batch norm into the conv weights: within 1e-5 of eager (relative to the output scale), fewer epilogue ops', async () => {

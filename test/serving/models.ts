@@ -233,3 +233,23 @@ export class EncoderDecoder extends nn.Module {
     return cat([l.flatten(1), v.flatten(1), y.flatten(1)], 1);
   }
 }
+
+/** Pools beyond the plain ones: dilated and ceil-mode max pools, divisorOverride, adaptive max 1-d to 3-d, adaptive avg 3-d. */
+export class Pools extends nn.Module {
+  conv = new nn.Conv2d(2, 4, 3, { padding: 1 });
+  dil = new nn.MaxPool2d(3, 1, 1, 2, false, true); // dilation 2, ceil mode: right after a conv, it must not become its epilogue
+  avg = new nn.AvgPool2d(2, { divisorOverride: 3 });
+  amax1 = new nn.AdaptiveMaxPool1d(5);
+  amax2 = new nn.AdaptiveMaxPool2d([3, null]);
+  amax3 = new nn.AdaptiveMaxPool3d([2, 3, 2]);
+  aavg3 = new nn.AdaptiveAvgPool3d(2);
+  forward(x: Tensor): Tensor {
+    const c = this.dil.forward(this.conv.forward(x)); // [N, 4, 7, 6]
+    const a = F.relu(this.avg.forward(c)); // [N, 4, 3, 3]
+    const l = this.amax1.forward(c.flatten(2)); // [N, 4, 5]
+    const m = this.amax2.forward(c); // [N, 4, 3, 6]
+    const [N, C, H, W] = c.shape;
+    const v = c.reshape([N, 1, C, H, W]);
+    return cat([a.flatten(1), l.flatten(1), m.flatten(1), this.amax3.forward(v).flatten(1), this.aavg3.forward(v).flatten(1)], 1);
+  }
+}
