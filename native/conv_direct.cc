@@ -413,8 +413,11 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
   float* gx = gx_direct ? gx_ : nullptr;
   // else a GEMM into the wide layout, unless w holds inf or NaN (its products with the
   // zero columns would be NaN where the true sum has no term): then conv.cc's lowering
+  // (and unless the conv reads fewer input rows or columns than it has — a negative after-padding, as
+  // the adjoint of a transposed conv with outputPadding: the wide planes would not cover the input)
+  const Corr fc = forward_corr(g);
   float* gx_gemm = nullptr;
-  if (gx_ && !gx_direct) {
+  if (gx_ && !gx_direct && fc.Rows >= g.H + g.ph && fc.Wp >= g.W + g.pw) {
     float bad = 0.f;
     for (int64_t i = 0; i < g.Cout * (g.C / g.groups) * g.kvol(); i++) bad += w[i] * 0.f;
     if (bad == 0.f) gx_gemm = gx_;
@@ -423,7 +426,6 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
   float* const gb = gb_;
   const Kernels& k = active();
   const int64_t G = g.groups, Cg = g.C / G, Mg = g.Cout / G, P = g.OH * g.OW;
-  const Corr fc = forward_corr(g);
   if (gw) {
     // A non-finite input would meet the zeros of the thrown-away columns (0·inf = NaN
     // where the true sum has no such term): such batches take the GEMM path.

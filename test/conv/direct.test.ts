@@ -168,6 +168,31 @@ describe('direct convolution kernels', () => {
     });
   }, 300_000);
 
+  it('auto: a transposed conv whose adjoint has negative after-padding (outputPadding with dilation) matches naive loops', () => {
+    // convTranspose2d is its adjoint conv's input gradient; stride 1, dilation 3, outputPadding 2 leaves the
+    // adjoint reading 2 fewer rows and columns than its input has
+    const r = makeRng(6060);
+    for (const [Ci, Co, k, d, op, p, H] of [[16, 4, 5, 3, 2, 0, 6], [20, 3, 5, 2, 1, 1, 7], [16, 2, 3, 3, 2, 2, 9]]) {
+      const N = 2, OH = (H - 1) - 2 * p + d * (k - 1) + op + 1;
+      const xd = randArray(r, N * Ci * H * H), wd = randArray(r, Ci * Co * k * k);
+      const y = F.convTranspose2d(tensor(xd, [N, Ci, H, H]), tensor(wd, [Ci, Co, k, k]), null, { stride: 1, padding: p, dilation: d, outputPadding: op });
+      expect([...y.shape]).toEqual([N, Co, OH, OH]);
+      const ref = new Float64Array(N * Co * OH * OH);
+      for (let n = 0; n < N; n++)
+        for (let ci = 0; ci < Ci; ci++)
+          for (let ih = 0; ih < H; ih++)
+            for (let iw = 0; iw < H; iw++)
+              for (let co = 0; co < Co; co++)
+                for (let ky = 0; ky < k; ky++)
+                  for (let kx = 0; kx < k; kx++) {
+                    const oh = ih - p + ky * d, ow = iw - p + kx * d;
+                    if (oh < 0 || ow < 0 || oh >= OH || ow >= OH) continue;
+                    ref[((n * Co + co) * OH + oh) * OH + ow] += xd[((n * Ci + ci) * H + ih) * H + iw] * wd[((ci * Co + co) * k + ky) * k + kx];
+                  }
+      expectAllClose(y.data(), ref, 1e-4, 1e-4, `convTranspose2d ${Ci}→${Co} k${k} d${d} op${op} p${p}`);
+    }
+  });
+
   it('auto: a weight holding inf or NaN gives the input gradient the GEMM path gives', () => {
     const x = tensor(randArray(makeRng(3), 2 * 3 * 9 * 9), [2, 3, 9, 9]);
     const wd = randArray(makeRng(4), 16 * 3 * 5 * 5);
