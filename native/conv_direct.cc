@@ -140,9 +140,9 @@ void pad_plane_strided(const Corr& c, const float* src, float* dst) {
       const int64_t a = c.pl - px;  // sw·j >= a
       const int64_t lo = std::clamp<int64_t>(a <= 0 ? 0 : (a + c.sw - 1) / c.sw, 0, c.Wp);
       const int64_t hi = std::clamp<int64_t>(c.Ws + a <= 0 ? 0 : (c.Ws + a + c.sw - 1) / c.sw, lo, c.Wp);
-      const float* s = src + sr * c.Ws + px - c.pl;
+      const float* s = src + sr * c.Ws;
       for (int64_t j = 0; j < lo; j++) dst[j] = 0.f;
-      for (int64_t j = lo; j < hi; j++) dst[j] = s[c.sw * j];
+      for (int64_t j = lo; j < hi; j++) dst[j] = s[c.sw * j - a];
       for (int64_t j = hi; j < c.Wp; j++) dst[j] = 0.f;
     }
   }
