@@ -57,6 +57,10 @@ void binary(int op, const float* a, const float* b, float* out, const std::vecto
   }
   const int64_t inner = nd ? shape[nd - 1] : 1;
   const int64_t ai = nd ? as[nd - 1] : 0, bi = nd ? bs[nd - 1] : 0;
+  if (op == kAdd && a_contig && b_contig) {  // the common case, vectorised (same values as the loop below)
+    parallel_for(n, kGrain, [&](int64_t s, int64_t e) { add_nan_first_span(a + s, b + s, out + s, e - s); });
+    return;
+  }
   binary_loop(op, [&](auto f) {
     if (a_contig && b_contig) {
       parallel_for(n, kGrain, [&](int64_t s, int64_t e) {

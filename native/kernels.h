@@ -3,6 +3,7 @@
 // row-major and contiguous.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "common.h"
@@ -75,6 +76,20 @@ void where_forward(const float* c, const float* a, const float* b, float* out, c
 // at will, so two loops computing the same sum (the eager add and a plan's fused
 // epilogue) could otherwise return different NaN bits.
 inline float add_nan_first(float a, float b) { return a != a ? a : a + b; }
+// d[i] = add_nan_first(a[i], b[i]) for i < n, four at a time (GCC does not vectorise
+// the scalar form's NaN test): the sum, or a itself where a is NaN. d may be a or b.
+inline void add_nan_first_span(const float* a, const float* b, float* d, int64_t n) {
+  typedef float v4 __attribute__((vector_size(16)));
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v4 x, y;
+    std::memcpy(&x, a + i, sizeof x);
+    std::memcpy(&y, b + i, sizeof y);
+    const v4 r = x != x ? x : x + y;
+    std::memcpy(d + i, &r, sizeof r);
+  }
+  for (; i < n; i++) d[i] = add_nan_first(a[i], b[i]);
+}
 
 // ---- reductions (x viewed as [outer, size, inner]) ----------------------------
 void reduce_sum(const float* x, float* out, int64_t outer, int64_t size, int64_t inner, float scale);

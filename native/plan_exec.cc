@@ -197,21 +197,6 @@ PoolGeom pool_geom(const Step& s, const int64_t* g) {
 constexpr int64_t kBlock = 1024;  // elements per epilogue block: stays in L1 across micro-ops
 
 // Applies the elementwise micro-ops of s (all but a trailing pool) to y [N, C, S] in place.
-// d[i] = add_nan_first(a[i], b[i]) for i < n, four at a time (GCC does not vectorise
-// the scalar form's NaN test): the sum, or a itself where a is NaN. d may be a or b.
-void add_nan_first_span(const float* a, const float* b, float* d, int64_t n) {
-  typedef float v4 __attribute__((vector_size(16)));
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    v4 x, y;
-    std::memcpy(&x, a + i, sizeof x);
-    std::memcpy(&y, b + i, sizeof y);
-    const v4 r = x != x ? x : x + y;
-    std::memcpy(d + i, &r, sizeof r);
-  }
-  for (; i < n; i++) d[i] = add_nan_first(a[i], b[i]);
-}
-
 // The operands of s's first nops epilogue ops (the other side of each add), checked.
 std::vector<const float*> epilogue_operands(const Run& r, const Step& s, int64_t C, int64_t S, size_t nops) {
   std::vector<const float*> other(nops, nullptr);
