@@ -272,12 +272,10 @@ void conv_forward(const ConvGeom& g, const float* x, const float* w, const float
   });
 }
 
-// gb[c] = sum over n and the plane of gy[n, c]: per sample in float, over samples in double (the order every
-// conv path shares, so their bias gradients are bitwise equal).
-// gb[c] = sum over n and the plane of gy[n, c]: each plane summed in 16 interleaved
-// float lanes (a fixed order the compiler can vectorise; one serial chain of adds
-// was 6% of a LeNet training step), the lanes in order, the planes in double.
-// Channels split over the pool; each channel's order is fixed whatever the threads.
+// gb[c] = sum over n and the plane of gy[n, c]: each plane in 16 interleaved float lanes (a fixed
+// order the compiler can vectorise; one serial chain of adds was 6% of a LeNet training step), the
+// lanes in order, the planes in double — the order every conv path shares, so their bias gradients
+// are bitwise equal. Channels split over the pool; each channel's order is fixed whatever the threads.
 void conv_bias_grad(const ConvGeom& g, const float* gy, float* gb) {
   const int64_t P = g.out_plane();
   constexpr int L = 16;

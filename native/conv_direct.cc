@@ -231,6 +231,20 @@ Corr forward_corr(const ConvGeom& g) {
               g.pw, k.V, k.acc, g.sh, g.sw);
 }
 
+// gyw [Cout, Lw] = one sample's gy [Cout, OH, OW] in the forward's wide rows of Wp, zero in the
+// thrown-away columns and the tail (the operand of the weight gradient and the wide input gradient).
+void wide_rows(const ConvGeom& g, const Corr& c, const float* gy, float* gyw) {
+  for (int64_t co = 0; co < g.Cout; co++) {
+    float* d = gyw + co * c.Lw;
+    const float* src = gy + co * g.OH * g.OW;
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      std::memcpy(d + oh * c.Wp, src + oh * g.OW, g.OW * sizeof(float));
+      std::memset(d + oh * c.Wp + g.OW, 0, (c.Wp - g.OW) * sizeof(float));
+    }
+    std::memset(d + g.OH * c.Wp, 0, (c.Lw - g.OH * c.Wp) * sizeof(float));
+  }
+}
+
 // gx by a GEMM into the forward's wide layout (stride 1): per sample and group,
 // dcol [Cg·taps, Lw] = w_g^T · gyw_g, gyw being gy in rows of Wp (zero in the
 // thrown-away columns and the tail); then tap t's row of dcol is added at off[t]
@@ -246,15 +260,7 @@ void grad_input_gemm(const ConvGeom& g, const Corr& c, const float* w, const flo
     Scratch gyw(static_cast<size_t>(g.Cout * c.Lw)), dcol(static_cast<size_t>(K * c.Lw)),
         gp(static_cast<size_t>(Cg * gplane));
     for (int64_t n = n0; n < n1; n++) {
-      for (int64_t co = 0; co < g.Cout; co++) {
-        float* d = gyw.p + co * c.Lw;
-        const float* src = gy + (n * g.Cout + co) * P;
-        for (int64_t oh = 0; oh < g.OH; oh++) {
-          std::memcpy(d + oh * c.Wp, src + oh * g.OW, g.OW * sizeof(float));
-          std::memset(d + oh * c.Wp + g.OW, 0, (c.Wp - g.OW) * sizeof(float));
-        }
-        std::memset(d + g.OH * c.Wp, 0, (c.Lw - g.OH * c.Wp) * sizeof(float));
-      }
+      wide_rows(g, c, gy + n * g.Cout * P, gyw.p);
       for (int64_t gi = 0; gi < G; gi++) {
         // dcol = w_g^T [K, Mg] · gyw_g [Mg, Lw]   (w_g: [Mg, K])
         gemm(true, false, K, c.Lw, Mg, 1.f, w + gi * Mg * K, K, gyw.p + gi * Mg * c.Lw, c.Lw, 0.f, dcol.p, c.Lw, false);
@@ -284,6 +290,13 @@ std::vector<float> pack_forward(const Corr& c, const float* w) {
   return pack(c, [&](int64_t gi, int64_t co, int64_t ci, int64_t t) { return w[((gi * c.Mo + co) * c.Cg + ci) * c.taps + t]; });
 }
 
+// The packed forward weight: `packed` when the caller has it (a plan), else packed into `own`.
+const float* packed_weights(const Corr& c, const float* w, const float* packed, std::vector<float>& own) {
+  if (packed) return packed;
+  own = pack_forward(c, w);
+  return own.data();
+}
+
 }  // namespace
 
 std::vector<float> pack_forward_weights(const ConvGeom& g, const float* w) {
@@ -296,12 +309,8 @@ bool forward(const ConvGeom& g, const float* x, const float* w, const float* bia
   if (!chosen(g)) return false;
   const Corr c = forward_corr(g);
   std::vector<float> own;
-  if (!packed) {
-    own = pack_forward(c, w);
-    packed = own.data();
-  }
   const int64_t P = g.OH * g.OW;
-  correlate(c, x, packed, bias, [&](int64_t n, int64_t o, const float* yw) {
+  correlate(c, x, packed_weights(c, w, packed, own), bias, [&](int64_t n, int64_t o, const float* yw) {
     float* d = y + (n * g.Cout + o) * P;
     for (int64_t oh = 0; oh < g.OH; oh++) {
       const float* s = yw + oh * c.Wp;
@@ -333,9 +342,8 @@ void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const 
   // when the rows hold a NaN.
   auto pool_rows = [&](const float* s, int64_t ld, float* d) {
     const int64_t n = (2 * PH - 1) * ld + 2 * PW - 1;  // h is read on [0, n)
-    thread_local std::vector<float> hbuf;
-    if (static_cast<int64_t>(hbuf.size()) < n) hbuf.resize(static_cast<size_t>(n));
-    float* h = hbuf.data();
+    Scratch hbuf(static_cast<size_t>(std::max<int64_t>(n, 1)));
+    float* h = hbuf.p;
     if (active().pair_max(s, h, n)) return false;
     for (int64_t ph = 0; ph < PH; ph++) {
       const float* h0 = h + 2 * ph * ld;
@@ -388,11 +396,7 @@ void forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const 
   if (chosen(g)) {
     const Corr c = forward_corr(g);
     std::vector<float> own;
-    if (!packed) {
-      own = pack_forward(c, w);
-      packed = own.data();
-    }
-    correlate(c, x, packed, bias, [&](int64_t n, int64_t o, const float* yw) {
+    correlate(c, x, packed_weights(c, w, packed, own), bias, [&](int64_t n, int64_t o, const float* yw) {
       const int64_t at = (n * g.Cout + o) * PH * PW;
       pool(yw, c.Wp, y + at, idx ? idx + at : nullptr);
     });
@@ -477,16 +481,7 @@ bool backward(const ConvGeom& g, const float* x, const float* w, const float* gy
       const int64_t n0 = b * chunk, ns = std::min(chunk, g.N - n0);
       for (int64_t s = 0; s < ns; s++) {
         pad_sample(c, x + (n0 + s) * g.C * g.H * g.W, buf + s * xs);
-        float* gyw = buf + chunk * xs + s * gs;
-        for (int64_t co = 0; co < g.Cout; co++) {
-          float* d = gyw + co * c.Lw;
-          const float* src = gy + ((n0 + s) * g.Cout + co) * P;
-          for (int64_t oh = 0; oh < g.OH; oh++) {
-            std::memcpy(d + oh * c.Wp, src + oh * g.OW, g.OW * sizeof(float));
-            for (int64_t j = g.OW; j < c.Wp; j++) d[oh * c.Wp + j] = 0.f;
-          }
-          for (int64_t q = g.OH * c.Wp; q < c.Lw; q++) d[q] = 0.f;
-        }
+        wide_rows(g, c, gy + (n0 + s) * g.Cout * P, buf + chunk * xs + s * gs);
       }
       for (int64_t t = 0; t < tasks; t++) {
         int64_t r = t;

@@ -258,11 +258,16 @@ void apply_epilogue(const Run& r, const Step& s, float* y, int64_t C, int64_t S,
   });
 }
 
+// Whether s's epilogue ends in a pool (then the step's output is the pool's).
+bool pooled_epilogue(const Step& s) {
+  return !s.ep.empty() && (s.ep.back().kind == kEpMaxPool || s.ep.back().kind == kEpAvgPool);
+}
+
 // Runs the epilogue of s over y [N, C, S] and writes the step's output: y itself
 // when the epilogue ends elementwise, else the pool of y (y is then freed here).
 void finish(Run& r, const Step& s, float* y, int64_t C, int64_t S) {
   size_t nops = s.ep.size();
-  const bool pooled = nops && (s.ep.back().kind == kEpMaxPool || s.ep.back().kind == kEpAvgPool);
+  const bool pooled = pooled_epilogue(s);
   if (pooled) nops--;
   apply_epilogue(r, s, y, C, S, nops);
   if (!pooled) return;
@@ -281,7 +286,7 @@ void finish(Run& r, const Step& s, float* y, int64_t C, int64_t S) {
 // Output buffer of a step with an epilogue: the step's output slot, or a
 // scratch buffer when a pool follows (freed by the caller's Scratch).
 float* pre_output(Run& r, const Step& s, int64_t n, std::unique_ptr<Scratch>& scratch) {
-  const bool pooled = !s.ep.empty() && (s.ep.back().kind == kEpMaxPool || s.ep.back().kind == kEpAvgPool);
+  const bool pooled = pooled_epilogue(s);
   if (!pooled) return r.out(s, 0, n);
   scratch = std::make_unique<Scratch>(static_cast<size_t>(n));
   return scratch->p;
@@ -332,10 +337,6 @@ IndexSpec index_spec(const Run& r, const Step& s, Ints& a, size_t first, int64_t
   return sp;
 }
 
-bool pooled_epilogue(const Step& s) {
-  return !s.ep.empty() && (s.ep.back().kind == kEpMaxPool || s.ep.back().kind == kEpAvgPool);
-}
-
 // The weight of conv step s packed for the direct kernels (which take g), when the
 // weight is a plan constant: packed by the first run, then shared; else null.
 const float* direct_weights(const Step& s, const ConvGeom& g, const float* w) {
@@ -351,12 +352,11 @@ const float* direct_weights(const Step& s, const ConvGeom& g, const float* w) {
 }
 
 // Whether s's epilogue is [ReLU,] 2×2 stride-2 max pool (floor mode) over the conv's
-// output and the direct kernels take g: then they pool as they write.
+// output (the caller has checked the direct kernels take g): then they pool as they write.
 bool direct_pool_epilogue(const Run& r, const Step& s, const ConvGeom& g) {
   const size_t n = s.ep.size();
   if (n < 1 || n > 2 || s.ep.back().kind != kEpMaxPool) return false;
   if (n == 2 && !(s.ep[0].kind == kEpAct && s.ep[0].flag == kActRelu)) return false;
-  if (!direct::chosen(g)) return false;
   int64_t pg[16];
   for (int i = 0; i < 16; i++) pg[i] = s.ep.back().geom[i].at(r.N);
   // PoolGeom order: planes, D, H, W, OD, OH, OW, kd, kh, kw, sd, sh, sw, pd, ph, pw

@@ -180,6 +180,9 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
   };
   const one = (op: StepOp, ins: (Val | null)[], numel: number, ints: (number | boolean)[], reals: number[] = []): MetaHandle => emit(op, ins, [numel], ints, reals)[0];
   const unusable = (why: string) => new MetaHandle(newVal('unusable', 0, { why }));
+  /** A conv step; geom as native.convForward's ([N, C, D, H, W, Cout, …, OD, OH, OW]). */
+  const convStep = (x: unknown, w: unknown, b: unknown, geom: number[]): MetaHandle =>
+    one(StepOp.Conv, [valOf(x, 'conv'), valOf(w, 'conv weight'), opt(b, 'conv bias')], geom[0] * geom[5] * geom[19] * geom[20] * geom[21], geom);
   /** An in-place op on h: the handle now holds the result (views share the handle, so they see it too). */
   const rebind = (h: unknown, what: string, make: (cur: Val) => MetaHandle): void => {
     if (!(h instanceof MetaHandle)) refuse(`changes a parameter, buffer or captured tensor in place (${what})`);
@@ -229,14 +232,13 @@ export function trace(model: Module, shape: number[], host: TraceHost): Trace {
       one(StepOp.Matmul, [valOf(a, 'matmul'), valOf(b, 'matmul')], batch * M * N, [batch, M, N, K, ta, tb, abs, bbs]),
     linear: (x: unknown, w: unknown, b: unknown, N: number, inF: number, outF: number) =>
       one(StepOp.Linear, [valOf(x, 'linear'), valOf(w, 'linear weight'), opt(b, 'linear bias')], N * outF, [N, inF, outF]),
-    convForward: (x: unknown, w: unknown, b: unknown, geom: number[]) =>
-      one(StepOp.Conv, [valOf(x, 'conv'), valOf(w, 'conv weight'), opt(b, 'conv bias')], geom[0] * geom[5] * geom[19] * geom[20] * geom[21], geom),
+    convForward: (x: unknown, w: unknown, b: unknown, geom: number[]) => convStep(x, w, b, geom),
     // the eager fused conv2dReluMaxPool2d: the three steps it is bitwise equal to, which the
     // fusion pass folds back into one conv with a [ReLU,] 2×2 max-pool epilogue
     convPoolForward: (x: unknown, w: unknown, b: unknown, geom: number[], relu: boolean) => {
       const [N, , , , , Cout] = geom;
       const OH = geom[20], OW = geom[21], n = N * Cout * OH * OW;
-      let y = one(StepOp.Conv, [valOf(x, 'conv'), valOf(w, 'conv weight'), opt(b, 'conv bias')], n, geom);
+      let y = convStep(x, w, b, geom);
       if (relu) y = one(StepOp.Unary, [valOf(y, 'relu')], n, [Un.Relu], [0]);
       const PH = Math.floor(OH / 2), PW = Math.floor(OW / 2);
       // PoolGeom: planes, D, H, W, OD, OH, OW, kd, kh, kw, sd, sh, sw, pd, ph, pw
